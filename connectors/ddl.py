@@ -1,0 +1,141 @@
+"""Flink SQL DDL for Kafka sources/sinks and PostgreSQL (JDBC) upsert sinks.
+
+Guarantees are explicit here, not left to defaults:
+- Kafka sources read with isolation.level=read_committed (our own outputs are
+  transactional) and, in bounded mode, stop at the end offsets seen at start.
+- Kafka sinks are EXACTLY_ONCE with a transactional-id prefix unique per job and sink,
+  and a transaction timeout below the broker's maximum.
+- JDBC sinks upsert on the declared primary key, so a replay rewrites the same rows.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from supplyflow import config
+
+
+def _with(options: dict[str, str]) -> str:
+    body = ",\n".join(f"  '{k}' = '{v}'" for k, v in options.items())
+    return f"WITH (\n{body}\n)"
+
+
+def _columns(columns: Iterable[str]) -> str:
+    return ",\n".join(f"  {c}" for c in columns)
+
+
+def quote(name: str) -> str:
+    """Backtick-quote an identifier (topic-ish names and reserved words)."""
+    return f"`{name}`"
+
+
+def raw_kafka_source(
+    table: str,
+    topic: str,
+    settings: config.Settings,
+    group_id: str,
+    bounded: bool,
+) -> str:
+    """A Kafka source of raw bytes with the record's coordinates, for validation at the edge.
+
+    Columns: record_key BYTES, record_value BYTES, src_topic, src_partition, src_offset,
+    src_timestamp (Kafka record time). Nothing is parsed here, so no input can fail the source.
+    """
+    columns = [
+        "record_key BYTES",
+        "record_value BYTES",
+        "src_topic STRING METADATA FROM 'topic' VIRTUAL",
+        "src_partition INT METADATA FROM 'partition' VIRTUAL",
+        "src_offset BIGINT METADATA FROM 'offset' VIRTUAL",
+        "src_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL",
+    ]
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "properties.group.id": group_id,
+        "properties.isolation.level": "read_committed",
+        "scan.startup.mode": "earliest-offset",
+        "key.format": "raw",
+        "key.fields": "record_key",
+        "value.format": "raw",
+        "value.fields-include": "EXCEPT_KEY",
+    }
+    options.update({f"properties.{k}": v for k, v in settings.kafka_flink_properties().items()})
+    if bounded:
+        options["scan.bounded.mode"] = "latest-offset"
+    return f"CREATE TEMPORARY TABLE {quote(table)} (\n{_columns(columns)}\n) {_with(options)}"
+
+
+def kafka_json_sink(
+    table: str,
+    topic: str,
+    columns: Sequence[str],
+    key_field: str,
+    settings: config.Settings,
+    transactional_id_prefix: str,
+) -> str:
+    """An append-only, EXACTLY_ONCE Kafka sink writing JSON values keyed by key_field (raw)."""
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "key.format": "raw",
+        "key.fields": key_field,
+        "value.format": "json",
+        "value.fields-include": "ALL",
+        "value.json.timestamp-format.standard": "ISO-8601",
+        "value.json.encode.decimal-as-plain-number": "true",
+        "sink.delivery-guarantee": "exactly-once",
+        "sink.transactional-id-prefix": transactional_id_prefix,
+        "properties.transaction.timeout.ms": str(config.SINK_TRANSACTION_TIMEOUT_MS),
+    }
+    options.update({f"properties.{k}": v for k, v in settings.kafka_flink_properties().items()})
+    return f"CREATE TEMPORARY TABLE {quote(table)} (\n{_columns(columns)}\n) {_with(options)}"
+
+
+def jdbc_upsert_sink(
+    table: str,
+    pg_table: str,
+    columns: Sequence[str],
+    primary_key: Sequence[str],
+    settings: config.Settings,
+) -> str:
+    """A PostgreSQL sink upserting on primary_key (INSERT … ON CONFLICT DO UPDATE).
+
+    The JDBC connector has no TIMESTAMP_LTZ: such columns become TIMESTAMP(3) holding UTC
+    (the JVMs run with user.timezone=UTC, so PostgreSQL's timestamptz gets UTC); insert
+    through `insert_select` to convert.
+    """
+    cols = [jdbc_column(c) for c in columns] + [f"PRIMARY KEY ({', '.join(primary_key)}) NOT ENFORCED"]
+    options = {
+        "connector": "jdbc",
+        "url": settings.jdbc_url,
+        "table-name": f"{config.PG_SCHEMA}.{pg_table}",
+        "username": settings.pg_user,
+        "password": settings.pg_password,
+        "sink.buffer-flush.max-rows": "1000",
+        "sink.buffer-flush.interval": "1s",
+        "sink.max-retries": "5",
+    }
+    return f"CREATE TEMPORARY TABLE {quote(table)} (\n{_columns(cols)}\n) {_with(options)}"
+
+
+def jdbc_column(column: str) -> str:
+    """A column declaration as the JDBC connector can write it (LTZ -> TIMESTAMP)."""
+    return column.replace("TIMESTAMP_LTZ(", "TIMESTAMP(")
+
+
+def column_name(column: str) -> str:
+    """The (quoted) name of a column declaration such as "`key` STRING"."""
+    return column.split()[0]
+
+
+def insert_select(sink: str, columns: Sequence[str], source: str, jdbc: bool = False) -> str:
+    """INSERT INTO sink SELECT the columns from source, casting LTZ columns for JDBC sinks."""
+    exprs = []
+    for col in columns:
+        name = column_name(col)
+        if jdbc and "TIMESTAMP_LTZ(" in col:
+            exprs.append(f"CAST({name} AS {jdbc_column(col).split(None, 1)[1]}) AS {name}")
+        else:
+            exprs.append(name)
+    return f"INSERT INTO {quote(sink)} SELECT {', '.join(exprs)} FROM {source}"

@@ -1,0 +1,1 @@
+"""supplyflow's Flink jobs: one module per job, each exposing `build(t_env, settings, bounded)`."""

@@ -1,0 +1,116 @@
+"""The `supplyflow` command (SPEC §7)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from supplyflow import config
+from supplyflow.errors import SupplyflowError
+
+
+def _cmd_stack(args: argparse.Namespace) -> int:
+    from supplyflow import stack
+
+    s = config.settings()
+    if args.action == "up":
+        stack.up(s, flink_cluster=args.flink_cluster)
+        return 0
+    if args.action == "down":
+        stack.down(s)
+        return 0
+    return 0 if stack.status(s) else 1
+
+
+def _cmd_produce(args: argparse.Namespace) -> int:
+    from supplyflow.produce import produce
+    from testdata import files, generator
+
+    if args.file:
+        path = Path(args.file)
+        if not path.is_file():
+            raise SupplyflowError(f"no such file: {path} (give a JSONL file of records, one per line)")
+        records = files.read_jsonl(path)
+        label = str(path)
+    else:
+        if args.scenario not in generator.SCENARIOS:
+            raise SupplyflowError(f"unknown scenario {args.scenario!r}: choose one of {', '.join(generator.SCENARIOS)}")
+        scenario = generator.generate(args.scenario, seed=args.seed, size=args.size)
+        records = scenario.records
+        label = f"scenario {args.scenario} (seed {args.seed})"
+    counts = produce(config.settings(), records, rate=args.rate, progress=not args.quiet)
+    total = sum(counts.values())
+    print(f"produced {total} records from {label}: " + ", ".join(f"{t} {n}" for t, n in sorted(counts.items())))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from supplyflow import runner
+
+    names = list(runner.JOB_MODULES) if args.job == "all" else [args.job]
+    runner.run(names, config.settings(), bounded=args.bounded, parallelism=args.parallelism)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from supplyflow import demo
+
+    return demo.main(config.settings(), scenario=args.scenario, seed=args.seed)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    p = argparse.ArgumentParser(prog="supplyflow", description="Exactly-once supply-chain state and alerts on Flink.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    st = sub.add_parser("stack", help="start/stop/show the local Kafka, PostgreSQL (and Flink cluster)")
+    st.add_argument("action", choices=["up", "down", "status"])
+    st.add_argument("--flink-cluster", action="store_true", help="also start a standalone Flink JobManager+TaskManager")
+    st.set_defaults(func=_cmd_stack)
+
+    pr = sub.add_parser("produce", help="write a generated scenario or a JSONL file to the input topics")
+    src = pr.add_mutually_exclusive_group()
+    src.add_argument("--scenario", default="demo", help="scenario name (default: demo)")
+    src.add_argument("--file", help="JSONL file of records ({topic, key, value} per line)")
+    pr.add_argument("--rate", type=float, default=None, help="records per second (default: as fast as possible)")
+    pr.add_argument("--seed", type=int, default=7, help="generator seed (default: 7)")
+    pr.add_argument("--size", type=_positive, default=None, help="scenario size (records, roughly)")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    pr.set_defaults(func=_cmd_produce)
+
+    rn = sub.add_parser("run", help="run jobs on the embedded Flink MiniCluster")
+    rn.add_argument("job", help="job name, or `all`")
+    rn.add_argument("--bounded", action="store_true", help="read inputs up to their current end, then finish")
+    rn.add_argument("--parallelism", type=_positive, default=1)
+    rn.set_defaults(func=_cmd_run)
+
+    dm = sub.add_parser("demo", help="start the stack, stream the demo scenario through the jobs, summarize")
+    dm.add_argument("--scenario", default="demo")
+    dm.add_argument("--seed", type=int, default=7)
+    dm.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script: one-line errors, non-zero exit codes."""
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SupplyflowError as exc:
+        print(f"supplyflow: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("supplyflow: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""`supplyflow stack up|down|status`: the local Kafka broker, PostgreSQL, topics,
+migrations and, on request, a standalone Flink cluster."""
+
+from __future__ import annotations
+
+from supplyflow import config
+from supplyflow.stack.flink_cluster import FlinkCluster
+from supplyflow.stack.kafka_broker import KafkaBroker
+from supplyflow.stack.migrations import migrate
+from supplyflow.stack.postgres import Postgres
+from supplyflow.stack.topics import ensure_topics, partition_counts
+
+
+def up(settings: config.Settings, flink_cluster: bool = False) -> None:
+    """Start what is not running yet, create missing topics, apply pending migrations."""
+    print(f"kafka       {KafkaBroker(settings).start()}", flush=True)
+    print(f"postgres    {Postgres(settings).start()}", flush=True)
+    created = ensure_topics(settings)
+    print(f"topics      {len(created)} created, {len(config.INPUT_TOPICS + config.OUTPUT_TOPICS)} in place", flush=True)
+    applied = migrate(settings)
+    print(f"migrations  {', '.join(applied) if applied else 'up to date'}", flush=True)
+    if flink_cluster:
+        print(f"flink       {FlinkCluster(settings).start()}", flush=True)
+
+
+def down(settings: config.Settings) -> None:
+    """Stop what `up` started. Data directories are never deleted."""
+    print(f"flink       {FlinkCluster(settings).stop()}", flush=True)
+    print(f"postgres    {Postgres(settings).stop()}", flush=True)
+    print(f"kafka       {KafkaBroker(settings).stop()}", flush=True)
+
+
+def status(settings: config.Settings) -> bool:
+    """Print what runs where; True when Kafka and PostgreSQL both run."""
+    rows = [
+        ("kafka", *KafkaBroker(settings).status()),
+        ("postgres", *Postgres(settings).status()),
+        ("flink", *FlinkCluster(settings).status()),
+    ]
+    for name, state, where in rows:
+        print(f"{name:<10}  {state:<8}  {where}")
+    kafka_ok, pg_ok = rows[0][1] in ("running", "reachable"), rows[1][1] == "running"
+    if kafka_ok:
+        counts = partition_counts(settings)
+        missing = [t for t in config.INPUT_TOPICS + config.OUTPUT_TOPICS if t not in counts]
+        print(f"{'topics':<10}  {len(counts)} present" + (f", missing: {', '.join(missing)}" if missing else ""))
+    return kafka_ok and pg_ok

@@ -1,0 +1,89 @@
+"""A standalone Flink JobManager + TaskManager from the PyFlink wheel's distribution.
+
+Configured from flink-conf/ (through supplyflow/flinkconf.py), REST on localhost:8081,
+logs and pid files under <data_dir>/flink.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.request
+
+from supplyflow import config, flinkconf, procs
+from supplyflow.errors import SupplyflowError
+
+REST_PORT = 8081
+
+
+class FlinkCluster:
+    """Start, stop and describe the standalone cluster."""
+
+    def __init__(self, settings: config.Settings):
+        self.settings = settings
+        self.home = settings.data_dir / "flink"
+
+    def _env(self) -> dict[str, str]:
+        conf_dir = flinkconf.write_conf_dir(self.settings)
+        (self.home / "log").mkdir(parents=True, exist_ok=True)
+        return dict(
+            os.environ,
+            FLINK_CONF_DIR=str(conf_dir),
+            FLINK_LOG_DIR=str(self.home / "log"),
+            FLINK_PID_DIR=str(self.home),
+            PYTHONPATH=os.pathsep.join(filter(None, [str(config.ROOT), os.environ.get("PYTHONPATH")])),
+        )
+
+    def _script(self, name: str, action: str) -> None:
+        script = flinkconf.pyflink_home() / "bin" / name
+        out = subprocess.run(["bash", str(script), action], env=self._env(), capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SupplyflowError(f"{name} {action} failed: {(out.stderr or out.stdout).strip()[-300:]}")
+
+    def overview(self) -> dict | None:
+        """The cluster's REST /overview, or None when it does not answer."""
+        try:
+            with urllib.request.urlopen(f"http://localhost:{REST_PORT}/overview", timeout=2) as resp:
+                return json.loads(resp.read())
+        except (OSError, ValueError):
+            return None
+
+    def _pids(self, kind: str) -> list[int]:
+        pid_file = next(iter(self.home.glob(f"flink-*-{kind}.pid")), None)
+        if pid_file is None:
+            return []
+        pids = []
+        for line in pid_file.read_text().split():
+            if line.isdigit() and procs.read_pid_value(int(line)):
+                pids.append(int(line))
+        return pids
+
+    def start(self) -> str:
+        if self._pids("standalonesession") and self.overview():
+            return "already running"
+        if procs.port_open("localhost", REST_PORT):
+            raise SupplyflowError(f"port {REST_PORT} is already taken by another process: stop it and retry")
+        self._script("jobmanager.sh", "start")
+        self._script("taskmanager.sh", "start")
+        procs.wait_until(
+            lambda: (self.overview() or {}).get("taskmanagers", 0) >= 1, 120, "Flink cluster",
+            f"see the logs in {self.home / 'log'}",
+        )
+        return f"started (REST http://localhost:{REST_PORT})"
+
+    def stop(self) -> str:
+        if not (self._pids("standalonesession") or self._pids("taskexecutor")):
+            return "not running"
+        self._script("taskmanager.sh", "stop-all")
+        self._script("jobmanager.sh", "stop-all")
+        return f"stopped; checkpoints and savepoints kept in {self.home}"
+
+    def status(self) -> tuple[str, str]:
+        info = self.overview()
+        if info:
+            return "running", (f"REST http://localhost:{REST_PORT}, {info.get('taskmanagers', 0)} TaskManager(s), "
+                               f"{info.get('jobs-running', 0)} job(s) running")
+        if self._pids("standalonesession"):
+            return "starting", f"pid {self._pids('standalonesession')[0]}"
+        return "stopped", f"logs {self.home / 'log'}"

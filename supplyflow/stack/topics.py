@@ -1,0 +1,56 @@
+"""Creates every topic of SPEC §2 and §5 that does not exist yet."""
+
+from __future__ import annotations
+
+from supplyflow import config
+from supplyflow.errors import SupplyflowError
+
+
+def topic_specs() -> dict[str, dict[str, str]]:
+    """Topic name -> topic configs, for every topic the suite reads or writes."""
+    specs: dict[str, dict[str, str]] = {}
+    for topic in config.INPUT_TOPICS + config.OUTPUT_TOPICS:
+        cfg = {"cleanup.policy": "compact"} if topic in config.COMPACTED_TOPICS else {}
+        specs[topic] = cfg
+    return specs
+
+
+def ensure_topics(settings: config.Settings, extra: dict[str, dict[str, str]] | None = None) -> list[str]:
+    """Create missing topics; returns the names created. Existing topics are checked, not changed."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    wanted = topic_specs()
+    wanted.update(extra or {})
+    admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="supplyflow-stack")
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in wanted if t not in existing]
+        if missing:
+            try:
+                admin.create_topics([
+                    NewTopic(t, num_partitions=config.TOPIC_PARTITIONS, replication_factor=1, topic_configs=wanted[t])
+                    for t in missing
+                ])
+            except TopicAlreadyExistsError:
+                pass  # raced with another `stack up`; the check below still holds
+        described = admin.describe_topics(list(wanted))
+        for desc in described:
+            if desc.get("error_code", 0):
+                raise SupplyflowError(f"topic {desc.get('name', desc.get('topic'))} could not be created (error {desc['error_code']})")
+        return missing
+    finally:
+        admin.close()
+
+
+def partition_counts(settings: config.Settings) -> dict[str, int]:
+    """Topic -> number of partitions, for the suite's topics that exist."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="supplyflow-status")
+    try:
+        names = [t for t in topic_specs() if t in set(admin.list_topics())]
+        return {d.get("name", d.get("topic")): len(d["partitions"]) for d in admin.describe_topics(names)} if names else {}
+    finally:
+        admin.close()
