@@ -73,7 +73,10 @@ def build(t_env, settings: config.Settings, bounded: bool):
     selects = []
     for topic in config.INPUT_TOPICS:
         name = "raw_" + topic.replace("scm.", "").replace("-", "_")
-        t_env.execute_sql(ddl.raw_kafka_source(name, topic, settings, group_id="supplyflow-smoke", bounded=bounded))
+        t_env.execute_sql(ddl.raw_kafka_source(
+            name, settings.topic(topic), settings, group_id=settings.transactional_id_prefix("smoke", "edge"),
+            bounded=bounded,
+        ))
         selects.append(f"SELECT * FROM {name}")
     t_env.create_temporary_view("raw_inputs", t_env.sql_query(" UNION ALL ".join(selects)))
     t_env.create_temporary_view("classified", t_env.sql_query(CLASSIFY))
@@ -81,8 +84,8 @@ def build(t_env, settings: config.Settings, bounded: bool):
 
     # define the sinks
     t_env.execute_sql(ddl.kafka_json_sink(
-        "dlq_topic", config.DLQ_TOPIC, DLQ_COLUMNS, "source_topic", settings,
-        transactional_id_prefix="supplyflow-smoke-dlq",
+        "dlq_topic", settings.topic(config.DLQ_TOPIC), DLQ_COLUMNS, "source_topic", settings,
+        transactional_id_prefix=settings.transactional_id_prefix("smoke", "dlq"),
     ))
     t_env.execute_sql(ddl.jdbc_upsert_sink("dlq_table", "dlq_events", DLQ_COLUMNS, ["dlq_id"], settings))
 

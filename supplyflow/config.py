@@ -78,8 +78,19 @@ class Settings:
     pg_password: str = field(default_factory=lambda: _env("SUPPLYFLOW_PG_PASSWORD", "supplyflow"), repr=False)
     # SUPPLYFLOW_DATA_DIR: broker log dirs, PostgreSQL cluster, checkpoints (never deleted)
     data_dir: Path = field(default_factory=lambda: Path(_env("SUPPLYFLOW_DATA_DIR", str(ROOT / ".data"))))
+    # SUPPLYFLOW_NAMESPACE: prefixes every topic and transactional id ("<ns>.scm.dlq"), so
+    # several suites (tests, a demo, a second team) can share one broker.
+    namespace: str = field(default_factory=lambda: _env("SUPPLYFLOW_NAMESPACE", ""))
     # SUPPLYFLOW_CACHE_DIR: resolved jars (re-creatable)
     cache_dir: Path = field(default_factory=lambda: Path(_env("SUPPLYFLOW_CACHE_DIR", str(ROOT / ".cache"))))
+
+    def topic(self, name: str) -> str:
+        """The physical name of topic `name` (one of the constants above) in this namespace."""
+        return f"{self.namespace}.{name}" if self.namespace else name
+
+    def transactional_id_prefix(self, job: str, sink: str) -> str:
+        """Unique per namespace, job and sink: two writers never fence each other."""
+        return "-".join(filter(None, [self.namespace, "supplyflow", job, sink]))
 
     @property
     def jars_dir(self) -> Path:

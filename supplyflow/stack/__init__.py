@@ -42,6 +42,6 @@ def status(settings: config.Settings) -> bool:
     kafka_ok, pg_ok = rows[0][1] in ("running", "reachable"), rows[1][1] == "running"
     if kafka_ok:
         counts = partition_counts(settings)
-        missing = [t for t in config.INPUT_TOPICS + config.OUTPUT_TOPICS if t not in counts]
+        missing = [t for t in (settings.topic(n) for n in config.INPUT_TOPICS + config.OUTPUT_TOPICS) if t not in counts]
         print(f"{'topics':<10}  {len(counts)} present" + (f", missing: {', '.join(missing)}" if missing else ""))
     return kafka_ok and pg_ok

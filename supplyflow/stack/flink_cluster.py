@@ -77,6 +77,8 @@ class FlinkCluster:
             return "not running"
         self._script("taskmanager.sh", "stop-all")
         self._script("jobmanager.sh", "stop-all")
+        procs.wait_until(lambda: not procs.port_open("localhost", REST_PORT), 60, "Flink cluster shutdown",
+                         f"see the logs in {self.home / 'log'}")
         return f"stopped; checkpoints and savepoints kept in {self.home}"
 
     def status(self) -> tuple[str, str]:

@@ -97,6 +97,7 @@ class Postgres:
             self.check_login()
             return f"using external PostgreSQL at {s.pg_host}:{s.pg_port}"
         if self._ours_running():
+            self._ensure_role_and_db()
             return "already running"
         if procs.port_open("localhost", s.pg_port):
             self.check_login()
@@ -120,13 +121,14 @@ class Postgres:
         return ("created cluster and started" if created else "started") + f" (data {self.pgdata})"
 
     def _ensure_role_and_db(self) -> None:
+        # createdb: the test suite makes a throw-away database per run beside the user's
         from psycopg import sql
 
         s = self.settings
         with self._connect(host=str(self.sockdir), user="postgres", dbname="postgres", password=None) as conn:
             exists = conn.execute("select 1 from pg_roles where rolname = %s", (s.pg_user,)).fetchone()
             verb = "alter" if exists else "create"
-            conn.execute(sql.SQL(verb + " role {} with login password {}").format(
+            conn.execute(sql.SQL(verb + " role {} with login createdb password {}").format(
                 sql.Identifier(s.pg_user), sql.Literal(s.pg_password)))
             if not conn.execute("select 1 from pg_database where datname = %s", (s.pg_db,)).fetchone():
                 conn.execute(sql.SQL("create database {} owner {}").format(

@@ -6,12 +6,12 @@ from supplyflow import config
 from supplyflow.errors import SupplyflowError
 
 
-def topic_specs() -> dict[str, dict[str, str]]:
-    """Topic name -> topic configs, for every topic the suite reads or writes."""
+def topic_specs(settings: config.Settings) -> dict[str, dict[str, str]]:
+    """Physical topic name -> topic configs, for every topic the suite reads or writes."""
     specs: dict[str, dict[str, str]] = {}
     for topic in config.INPUT_TOPICS + config.OUTPUT_TOPICS:
         cfg = {"cleanup.policy": "compact"} if topic in config.COMPACTED_TOPICS else {}
-        specs[topic] = cfg
+        specs[settings.topic(topic)] = cfg
     return specs
 
 
@@ -21,7 +21,7 @@ def ensure_topics(settings: config.Settings, extra: dict[str, dict[str, str]] | 
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    wanted = topic_specs()
+    wanted = topic_specs(settings)
     wanted.update(extra or {})
     admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="supplyflow-stack")
     try:
@@ -50,7 +50,7 @@ def partition_counts(settings: config.Settings) -> dict[str, int]:
 
     admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="supplyflow-status")
     try:
-        names = [t for t in topic_specs() if t in set(admin.list_topics())]
+        names = [t for t in topic_specs(settings) if t in set(admin.list_topics())]
         return {d.get("name", d.get("topic")): len(d["partitions"]) for d in admin.describe_topics(names)} if names else {}
     finally:
         admin.close()

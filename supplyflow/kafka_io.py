@@ -1,0 +1,48 @@
+"""Reading our exactly-once topics as subscribers must: isolation.level=read_committed."""
+
+from __future__ import annotations
+
+import time
+
+from supplyflow import config
+from supplyflow.errors import SupplyflowError
+
+
+def read_committed_consumer(settings: config.Settings, **overrides):
+    """A kafka-python consumer that sees only committed transactional records."""
+    from kafka import KafkaConsumer
+
+    opts = dict(
+        settings.kafka_client_config(),
+        isolation_level="read_committed",  # kafka-python's default is read_uncommitted
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    opts.update(overrides)
+    return KafkaConsumer(**opts)
+
+
+def read_all(settings: config.Settings, topic: str, timeout_s: float = 60.0) -> list:
+    """Every committed record of `topic`, from the beginning to its current end."""
+    from kafka import TopicPartition
+
+    consumer = read_committed_consumer(settings)
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise SupplyflowError(f"topic {topic} does not exist: run `supplyflow stack up`")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        # with read_committed, end offsets are the last stable offsets
+        end = consumer.end_offsets(tps)
+        records = []
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise SupplyflowError(f"reading {topic} did not reach its end offsets within {timeout_s:.0f}s")
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()

@@ -1,0 +1,50 @@
+"""Shared fixtures: the real stack, started once per session, and an isolated namespace.
+
+Integration tests get their own topics (`<ns>.scm.*`) and their own PostgreSQL database
+(`supplyflow_<ns>`) on the shared local stack, so they never touch a user's demo data and
+can run again without cleanup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+
+import pytest
+
+from supplyflow import config
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> config.Settings:
+    """The settings of the user's local stack (environment variables applied)."""
+    return config.settings()
+
+
+@pytest.fixture(scope="session")
+def stack(base_settings: config.Settings) -> config.Settings:
+    """Start (or reuse) the local Kafka and PostgreSQL; the suite's topics and tables exist."""
+    from supplyflow import stack as stack_mod
+
+    stack_mod.up(base_settings)
+    return base_settings
+
+
+@pytest.fixture(scope="session")
+def ns_settings(stack: config.Settings):
+    """Settings of a throw-away namespace: own topics, own database, migrated."""
+    import psycopg
+
+    from supplyflow.stack import ensure_topics, migrate
+
+    ns = f"t{uuid.uuid4().hex[:8]}"
+    settings = dataclasses.replace(stack, namespace=ns, pg_db=f"supplyflow_{ns}")
+    with psycopg.connect(**stack.pg_conninfo(), autocommit=True) as conn:
+        conn.execute(f'create database "{settings.pg_db}"')
+    ensure_topics(settings)
+    migrate(settings)
+    yield settings
+    if not os.environ.get("SUPPLYFLOW_KEEP_TEST_DATA"):
+        with psycopg.connect(**stack.pg_conninfo(), autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{settings.pg_db}" with (force)')

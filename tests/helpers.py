@@ -1,0 +1,25 @@
+"""Helpers shared by test modules (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `supplyflow ARGS` in a subprocess, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "supplyflow.cli", *args],
+        capture_output=True, text=True, env=dict(os.environ, **(env or {})), timeout=timeout,
+    )
+
+
+def assert_one_line_error(out: subprocess.CompletedProcess, *needles: str) -> None:
+    """The CLI failed with exactly one line on stderr, no traceback, naming each needle."""
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("supplyflow: error: "), out.stderr
+    for needle in needles:
+        assert needle in lines[0]

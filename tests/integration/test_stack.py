@@ -1,0 +1,93 @@
+"""`supplyflow stack`: idempotent start, status, and one-line errors for what users get wrong."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import subprocess
+
+import pytest
+
+from supplyflow import config
+from supplyflow.errors import SupplyflowError
+from supplyflow.stack.postgres import Postgres
+from tests.helpers import assert_one_line_error, cli
+
+pytestmark = pytest.mark.integration
+
+
+def test_up_is_idempotent_and_status_reports_everything(stack):
+    out = cli("stack", "up")
+    assert out.returncode == 0, out.stderr
+    assert "kafka       already running" in out.stdout
+    assert "postgres    already running" in out.stdout
+    assert "0 created" in out.stdout and "migrations  up to date" in out.stdout
+    status = cli("stack", "status")
+    assert status.returncode == 0, status.stderr
+    assert f"{len(config.INPUT_TOPICS + config.OUTPUT_TOPICS)} present" in status.stdout
+    assert "localhost:9092" in status.stdout
+
+
+def test_topics_have_partitions_and_compaction(stack):
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = KafkaAdminClient(**stack.kafka_client_config())
+    try:
+        described = {d["name"]: d for d in admin.describe_topics(list(config.INPUT_TOPICS))}
+        assert {t: len(d["partitions"]) for t, d in described.items()} == {t: 4 for t in config.INPUT_TOPICS}
+        resources = [ConfigResource(ConfigResourceType.TOPIC, t) for t in config.INPUT_TOPICS + config.OUTPUT_TOPICS]
+        # kafka-python 3 answers {"topic": {name: {config: {"value": ...}}}} with non-defaults
+        configs = admin.describe_configs(resources)["topic"]
+        policies = {name: cfg.get("cleanup.policy", {}).get("value", "delete") for name, cfg in configs.items()}
+    finally:
+        admin.close()
+    assert {t for t, p in policies.items() if p == "compact"} == set(config.COMPACTED_TOPICS)
+
+
+def test_every_spec_table_exists(stack):
+    import psycopg
+
+    with psycopg.connect(**stack.pg_conninfo()) as conn:
+        rows = conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'scm'").fetchall()
+    assert set(config.TABLES) <= {r[0] for r in rows}
+
+
+def test_port_taken_gives_a_one_line_error(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("localhost", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = cli("stack", "up", env={"SUPPLYFLOW_DATA_DIR": str(tmp_path), "SUPPLYFLOW_KAFKA_BOOTSTRAP": f"localhost:{port}"})
+    assert_one_line_error(out, f"port {port} is already taken", "SUPPLYFLOW_KAFKA_BOOTSTRAP")
+    assert not (tmp_path / "kafka" / "logs").exists()  # nothing formatted, nothing started
+
+
+def test_missing_java_gives_a_one_line_error(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        free = probe.getsockname()[1]
+    out = cli("stack", "up", env={"SUPPLYFLOW_DATA_DIR": str(tmp_path), "SUPPLYFLOW_KAFKA_BOOTSTRAP": f"localhost:{free}",
+                                  "PATH": "/nonexistent"})
+    assert_one_line_error(out, "Java not found", "install")
+
+
+def test_postgres_refusing_the_user_is_explained(stack, tmp_path):
+    """A server already on the port that refuses our role: say so, change nothing."""
+    other = dataclasses.replace(stack, data_dir=tmp_path, pg_user="nobody_here", pg_password="wrong")
+    with pytest.raises(SupplyflowError) as err:
+        Postgres(other).start()
+    message = str(err.value)
+    assert "refuses user 'nobody_here'" in message and "SUPPLYFLOW_PG_USER" in message
+    assert "wrong" not in message  # never echo a password
+    assert not (tmp_path / "postgres" / "data").exists()
+
+
+def test_missing_maven_gives_a_one_line_error(tmp_path):
+    out = subprocess.run(
+        ["make", "-s", "jars", "MVN=mvn-not-installed", f"JARS_DIR={tmp_path}/jars"],
+        cwd=config.ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode != 0
+    assert "Maven (mvn-not-installed) not found: install it" in out.stderr
