@@ -46,3 +46,15 @@ def read_all(settings: config.Settings, topic: str, timeout_s: float = 60.0) -> 
         return records
     finally:
         consumer.close()
+
+
+def end_offsets(settings: config.Settings, topics: list[str]) -> dict[tuple[str, int], int]:
+    """(topic, partition) -> current end offset, for every partition of topics."""
+    from kafka import TopicPartition
+
+    consumer = read_committed_consumer(settings)
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        return {(tp.topic, tp.partition): off for tp, off in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()

@@ -30,6 +30,16 @@ def job_module(name: str) -> ModuleType:
     return importlib.import_module(JOB_MODULES[name])
 
 
+def python_path() -> str:
+    """PYTHONPATH for Flink's Python workers: the project root (jobs/, udfs/, connectors/)
+    and this virtualenv's site-packages, which thread mode's embedded interpreter (pemja,
+    initialized from the base installation) would not otherwise see."""
+    import sysconfig
+
+    parts = [str(config.ROOT), sysconfig.get_paths()["purelib"], os.environ.get("PYTHONPATH", "")]
+    return os.pathsep.join(dict.fromkeys(p for p in parts if p))
+
+
 def prepare_environment(settings: config.Settings, overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Point PyFlink's gateway JVM at our config (JVM flags, logging) before it starts."""
     if not settings.flink_jars:
@@ -39,8 +49,7 @@ def prepare_environment(settings: config.Settings, overrides: dict[str, str] | N
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ["FLINK_CONF_DIR"] = str(conf_dir)
     os.environ["FLINK_LOG_DIR"] = str(log_dir)
-    # python workers import jobs/, udfs/, connectors/ from the project root
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(config.ROOT), os.environ.get("PYTHONPATH")]))
+    os.environ["PYTHONPATH"] = python_path()
     return flinkconf.flink_config(settings, overrides)
 
 

@@ -12,6 +12,7 @@ import subprocess
 import urllib.request
 
 from supplyflow import config, flinkconf, procs
+from supplyflow.runner import python_path
 from supplyflow.errors import SupplyflowError
 
 REST_PORT = 8081
@@ -32,7 +33,7 @@ class FlinkCluster:
             FLINK_CONF_DIR=str(conf_dir),
             FLINK_LOG_DIR=str(self.home / "log"),
             FLINK_PID_DIR=str(self.home),
-            PYTHONPATH=os.pathsep.join(filter(None, [str(config.ROOT), os.environ.get("PYTHONPATH")])),
+            PYTHONPATH=python_path(),
         )
 
     def _script(self, name: str, action: str) -> None:
