@@ -35,11 +35,13 @@ def raw_kafka_source(
     settings: config.Settings,
     group_id: str,
     bounded: bool,
+    proc_time: bool = False,
 ) -> str:
     """A Kafka source of raw bytes with the record's coordinates, for validation at the edge.
 
     Columns: record_key BYTES, record_value BYTES, src_topic, src_partition, src_offset,
-    src_timestamp (Kafka record time). Nothing is parsed here, so no input can fail the source.
+    src_timestamp (Kafka record time), and proc_time when asked. Nothing is parsed here, so
+    no input can fail the source.
     """
     columns = [
         "record_key BYTES",
@@ -48,7 +50,7 @@ def raw_kafka_source(
         "src_partition INT METADATA FROM 'partition' VIRTUAL",
         "src_offset BIGINT METADATA FROM 'offset' VIRTUAL",
         "src_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL",
-    ]
+    ] + (["proc_time AS PROCTIME()"] if proc_time else [])
     options = {
         "connector": "kafka",
         "topic": topic,
@@ -90,6 +92,23 @@ def kafka_json_sink(
     }
     options.update({f"properties.{k}": v for k, v in settings.kafka_flink_properties().items()})
     return f"CREATE TEMPORARY TABLE {quote(table)} (\n{_columns(columns)}\n) {_with(options)}"
+
+
+def kafka_raw_sink(table: str, topic: str, settings: config.Settings, transactional_id_prefix: str) -> str:
+    """An append-only, EXACTLY_ONCE Kafka sink of (record_key BYTES, record_value BYTES)."""
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "key.format": "raw",
+        "key.fields": "record_key",
+        "value.format": "raw",
+        "value.fields-include": "EXCEPT_KEY",
+        "sink.delivery-guarantee": "exactly-once",
+        "sink.transactional-id-prefix": transactional_id_prefix,
+        "properties.transaction.timeout.ms": str(config.SINK_TRANSACTION_TIMEOUT_MS),
+    }
+    options.update({f"properties.{k}": v for k, v in settings.kafka_flink_properties().items()})
+    return f"CREATE TEMPORARY TABLE {quote(table)} (\n  record_key BYTES,\n  record_value BYTES\n) {_with(options)}"
 
 
 def jdbc_upsert_sink(

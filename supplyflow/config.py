@@ -36,6 +36,10 @@ OUTPUT_TOPICS = (
     ALERTS_REORDER,
     DLQ_TOPIC,
 )
+# Internal: each input topic's accepted, normalized, de-duplicated events, written
+# exactly-once by the `edge` job and read (read_committed) by every other job.
+VALID_TOPICS = {t: t.replace("scm.", "scm.valid.", 1) for t in INPUT_TOPICS}
+ALL_TOPICS = INPUT_TOPICS + tuple(VALID_TOPICS.values()) + OUTPUT_TOPICS
 COMPACTED_TOPICS = frozenset({REORDER_POLICIES, SHIPMENT_STATUS_TOPIC, INVENTORY_POSITIONS_TOPIC})
 TOPIC_PARTITIONS = 4
 
@@ -81,6 +85,8 @@ class Settings:
     # SUPPLYFLOW_NAMESPACE: prefixes every topic and transactional id ("<ns>.scm.dlq"), so
     # several suites (tests, a demo, a second team) can share one broker.
     namespace: str = field(default_factory=lambda: _env("SUPPLYFLOW_NAMESPACE", ""))
+    # SUPPLYFLOW_DEDUP_WINDOW_MINUTES: how long an accepted event_id is remembered (SPEC §3)
+    dedup_window_minutes: int = field(default_factory=lambda: int(_env("SUPPLYFLOW_DEDUP_WINDOW_MINUTES", "10")))
     # SUPPLYFLOW_CACHE_DIR: resolved jars (re-creatable)
     cache_dir: Path = field(default_factory=lambda: Path(_env("SUPPLYFLOW_CACHE_DIR", str(ROOT / ".cache"))))
 

@@ -17,7 +17,7 @@ from supplyflow.errors import SupplyflowError
 
 # job name (CLI) -> module in jobs/
 JOB_MODULES = {
-    "smoke": "jobs.smoke",
+    "edge": "jobs.edge",
 }
 
 
@@ -67,16 +67,29 @@ def table_env(settings: config.Settings, parallelism: int = 1, overrides: dict[s
     return TableEnvironment.create(env_settings)
 
 
+def submit(name: str, settings: config.Settings, bounded: bool, parallelism: int = 1):
+    """Build job `name` in a TableEnvironment of its own (its job-level options stay its
+    own) and submit it; returns the TableResult."""
+    module = job_module(name)
+    overrides = dict(getattr(module, "job_config", lambda s: {})(settings))
+    overrides["pipeline.name"] = f"supplyflow-{name}"
+    t_env = table_env(settings, parallelism, overrides)
+    statements = module.build(t_env, settings, bounded=bounded)
+    result = statements.execute()
+    print(f"  submitted {name} ({'bounded' if bounded else 'unbounded'}, parallelism {parallelism})", flush=True)
+    return result
+
+
 def run(names: list[str], settings: config.Settings, bounded: bool, parallelism: int = 1) -> None:
-    """Build every named job in one embedded cluster, submit them and wait for the end."""
-    modules = [(name, job_module(name)) for name in names]
-    t_env = table_env(settings, parallelism)
-    results = []
-    for name, module in modules:
-        t_env.get_config().set("pipeline.name", f"supplyflow-{name}")
-        statements = module.build(t_env, settings, bounded=bounded)
-        results.append((name, statements.execute()))
-        print(f"  submitted {name} ({'bounded' if bounded else 'unbounded'}, parallelism {parallelism})", flush=True)
+    """Run the named jobs on the embedded cluster and wait for them.
+
+    Bounded runs go one job after another in the order given (the edge first), so each
+    job reads its inputs complete; unbounded runs start together."""
+    if bounded:
+        for name in names:
+            submit(name, settings, bounded, parallelism).wait()
+            print(f"  {name} finished", flush=True)
+        return
+    results = [(name, submit(name, settings, bounded, parallelism)) for name in names]
     for name, result in results:
         result.wait()
-        print(f"  {name} finished", flush=True)

@@ -16,7 +16,7 @@ def up(settings: config.Settings, flink_cluster: bool = False) -> None:
     print(f"kafka       {KafkaBroker(settings).start()}", flush=True)
     print(f"postgres    {Postgres(settings).start()}", flush=True)
     created = ensure_topics(settings)
-    print(f"topics      {len(created)} created, {len(config.INPUT_TOPICS + config.OUTPUT_TOPICS)} in place", flush=True)
+    print(f"topics      {len(created)} created, {len(config.ALL_TOPICS)} in place", flush=True)
     applied = migrate(settings)
     print(f"migrations  {', '.join(applied) if applied else 'up to date'}", flush=True)
     if flink_cluster:
@@ -42,6 +42,6 @@ def status(settings: config.Settings) -> bool:
     kafka_ok, pg_ok = rows[0][1] in ("running", "reachable"), rows[1][1] == "running"
     if kafka_ok:
         counts = partition_counts(settings)
-        missing = [t for t in (settings.topic(n) for n in config.INPUT_TOPICS + config.OUTPUT_TOPICS) if t not in counts]
+        missing = [t for t in (settings.topic(n) for n in config.ALL_TOPICS) if t not in counts]
         print(f"{'topics':<10}  {len(counts)} present" + (f", missing: {', '.join(missing)}" if missing else ""))
     return kafka_ok and pg_ok

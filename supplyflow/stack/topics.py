@@ -9,7 +9,7 @@ from supplyflow.errors import SupplyflowError
 def topic_specs(settings: config.Settings) -> dict[str, dict[str, str]]:
     """Physical topic name -> topic configs, for every topic the suite reads or writes."""
     specs: dict[str, dict[str, str]] = {}
-    for topic in config.INPUT_TOPICS + config.OUTPUT_TOPICS:
+    for topic in config.ALL_TOPICS:
         cfg = {"cleanup.policy": "compact"} if topic in config.COMPACTED_TOPICS else {}
         specs[settings.topic(topic)] = cfg
     return specs

@@ -24,7 +24,7 @@ def test_up_is_idempotent_and_status_reports_everything(stack):
     assert "0 created" in out.stdout and "migrations  up to date" in out.stdout
     status = cli("stack", "status")
     assert status.returncode == 0, status.stderr
-    assert f"{len(config.INPUT_TOPICS + config.OUTPUT_TOPICS)} present" in status.stdout
+    assert f"{len(config.ALL_TOPICS)} present" in status.stdout
     assert "localhost:9092" in status.stdout
 
 
@@ -36,7 +36,7 @@ def test_topics_have_partitions_and_compaction(stack):
     try:
         described = {d["name"]: d for d in admin.describe_topics(list(config.INPUT_TOPICS))}
         assert {t: len(d["partitions"]) for t, d in described.items()} == {t: 4 for t in config.INPUT_TOPICS}
-        resources = [ConfigResource(ConfigResourceType.TOPIC, t) for t in config.INPUT_TOPICS + config.OUTPUT_TOPICS]
+        resources = [ConfigResource(ConfigResourceType.TOPIC, t) for t in config.ALL_TOPICS]
         # kafka-python 3 answers {"topic": {name: {config: {"value": ...}}}} with non-defaults
         configs = admin.describe_configs(resources)["topic"]
         policies = {name: cfg.get("cleanup.policy", {}).get("value", "delete") for name, cfg in configs.items()}

@@ -1,0 +1,143 @@
+"""The `edge` job: validation at the edge (SPEC §3), once for the whole suite.
+
+Reads every input topic as raw bytes with its Kafka coordinates, so no record can fail
+a source. One Python function (udfs/validation.py, compiled from schemas/) decides per
+record: accepted records leave normalized (SKU, UTC epoch-ms timestamps, whole EA) and
+de-duplicated by event_id within the dedup window to `scm.valid.<topic>`; every other
+record goes, exactly once, to the `scm.dlq` topic and the `scm.dlq_events` table with
+its error code and detail. The other jobs read only `scm.valid.*`, so a record is
+validated once and dead-lettered once however many jobs use its topic.
+
+    supplyflow run edge [--bounded]
+"""
+
+from __future__ import annotations
+
+from connectors import ddl
+from supplyflow import config, contracts
+
+NAME = "edge"
+
+DLQ_COLUMNS = [
+    "dlq_id STRING",
+    "source_topic STRING",
+    "source_partition INT",
+    "source_offset BIGINT",
+    "source_timestamp BIGINT",
+    "`key` STRING",
+    "`value` STRING",
+    "value_encoding STRING",
+    "error_code STRING",
+    "error_detail STRING",
+    "detected_at TIMESTAMP_LTZ(3)",
+]
+VALID_COLUMNS = ["entity_key STRING", "payload STRING"]
+
+
+def job_config(settings: config.Settings) -> dict[str, str]:
+    """Job-level options: the only state of this job is the dedup memory, whose TTL is
+    the dedup window (SPEC §3, default 10 minutes)."""
+    return {"table.exec.state.ttl": f"{settings.dedup_window_minutes} min"}
+
+
+def _register_udf(t_env) -> None:
+    from pyflink.table import DataTypes
+    from pyflink.table.udf import udf
+
+    from udfs.flink_validate import ValidateRecord
+
+    result = DataTypes.ROW([
+        DataTypes.FIELD("accepted", DataTypes.BOOLEAN()),
+        DataTypes.FIELD("event_id", DataTypes.STRING()),
+        DataTypes.FIELD("entity_key", DataTypes.STRING()),
+        DataTypes.FIELD("payload", DataTypes.STRING()),
+        DataTypes.FIELD("error_code", DataTypes.STRING()),
+        DataTypes.FIELD("error_detail", DataTypes.STRING()),
+    ])
+    t_env.create_temporary_function(
+        "validate_record", udf(ValidateRecord(), input_types=[DataTypes.STRING(), DataTypes.BYTES()], result_type=result)
+    )
+
+
+def _source_name(topic: str) -> str:
+    return "raw_" + topic.replace("scm.", "").replace("-", "_")
+
+
+# One row per input record with the verdict; the UDF runs once per record.
+_CHECK = """
+SELECT src_topic, src_partition, src_offset, src_timestamp, record_key, record_value, proc_time,
+       '{logical}' AS logical_topic, validate_record('{logical}', record_value) AS v
+FROM {source}
+"""
+
+# Rejected records as DLQ rows. The value is kept losslessly: UTF-8 text when the bytes
+# are UTF-8 (decode + re-encode gives them back), else base64 with value_encoding.
+_DLQ_ROWS = """
+SELECT
+  src_topic || ':' || CAST(src_partition AS STRING) || ':' || CAST(src_offset AS STRING) AS dlq_id,
+  src_topic AS source_topic,
+  src_partition AS source_partition,
+  src_offset AS source_offset,
+  -- epoch milliseconds, without the INT overflow of TIMESTAMPDIFF in seconds
+  CAST(TIMESTAMPDIFF(MINUTE, TO_TIMESTAMP_LTZ(0, 3), src_timestamp) AS BIGINT) * 60000
+    + EXTRACT(SECOND FROM src_timestamp) * 1000 + EXTRACT(MILLISECOND FROM src_timestamp) AS source_timestamp,
+  CAST(record_key AS STRING) AS `key`,
+  CASE WHEN record_value IS NULL OR CAST(CAST(record_value AS STRING) AS BYTES) = record_value
+       THEN CAST(record_value AS STRING) ELSE TO_BASE64(record_value) END AS `value`,
+  CASE WHEN record_value IS NULL OR CAST(CAST(record_value AS STRING) AS BYTES) = record_value
+       THEN CAST(NULL AS STRING) ELSE 'base64' END AS value_encoding,
+  v.error_code AS error_code,
+  v.error_detail AS error_detail,
+  CURRENT_TIMESTAMP AS detected_at
+FROM checked
+WHERE NOT v.accepted
+"""
+
+# Accepted records, first occurrence of each event_id per topic (SPEC §3 duplicates).
+_ACCEPTED = """
+SELECT logical_topic, entity_key, payload FROM (
+  SELECT logical_topic, v.entity_key AS entity_key, v.payload AS payload,
+         ROW_NUMBER() OVER (PARTITION BY logical_topic, v.event_id ORDER BY proc_time ASC) AS occurrence
+  FROM checked
+  WHERE v.accepted
+) WHERE occurrence = 1
+"""
+
+
+def build(t_env, settings: config.Settings, bounded: bool):
+    """Declare the edge's sources, rules and sinks on t_env; returns its StatementSet."""
+    _register_udf(t_env)
+
+    # define the sources: every input topic, raw bytes, with a processing-time attribute
+    checks = []
+    for topic in contracts.INPUT_SCHEMAS:
+        source = _source_name(topic)
+        t_env.execute_sql(ddl.raw_kafka_source(
+            source, settings.topic(topic), settings, group_id=settings.transactional_id_prefix(NAME, "source"),
+            bounded=bounded, proc_time=True,
+        ))
+        checks.append(_CHECK.format(logical=topic, source=source))
+    t_env.create_temporary_view("checked", t_env.sql_query(" UNION ALL ".join(checks)))
+    t_env.create_temporary_view("dlq_rows", t_env.sql_query(_DLQ_ROWS))
+    t_env.create_temporary_view("accepted", t_env.sql_query(_ACCEPTED))
+
+    # define the sinks
+    statements = t_env.create_statement_set()
+    t_env.execute_sql(ddl.kafka_json_sink(
+        "dlq_topic", settings.topic(config.DLQ_TOPIC), DLQ_COLUMNS, "source_topic", settings,
+        transactional_id_prefix=settings.transactional_id_prefix(NAME, "dlq"),
+    ))
+    t_env.execute_sql(ddl.jdbc_upsert_sink("dlq_table", "dlq_events", DLQ_COLUMNS, ["dlq_id"], settings))
+    statements.add_insert_sql(ddl.insert_select("dlq_topic", DLQ_COLUMNS, "dlq_rows"))
+    statements.add_insert_sql(ddl.insert_select("dlq_table", DLQ_COLUMNS, "dlq_rows", jdbc=True))
+    for topic, valid_topic in config.VALID_TOPICS.items():
+        sink = "valid_" + _source_name(topic)[4:]
+        t_env.execute_sql(ddl.kafka_raw_sink(
+            sink, settings.topic(valid_topic), settings,
+            transactional_id_prefix=settings.transactional_id_prefix(NAME, sink),
+        ))
+        statements.add_insert_sql(
+            f"INSERT INTO {sink} SELECT CAST(entity_key AS BYTES), CAST(payload AS BYTES) "
+            f"FROM accepted WHERE logical_topic = '{topic}'"
+        )
+    return statements
