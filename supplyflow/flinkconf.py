@@ -61,6 +61,28 @@ def write_conf_dir(settings: config.Settings, overrides: dict[str, str] | None =
     return target
 
 
+def assemble_lib_dir(settings: config.Settings) -> Path:
+    """<data_dir>/flink/lib: the wheel's lib/, the connector jars and the Prometheus
+    reporter, as symlinks — the class path of the embedded MiniCluster.
+
+    The embedded cluster loads metric reporters from its class path only (it finds none
+    in plugins/), and connectors on the system class path avoid the user-classloader
+    leak warnings of a per-job pipeline.jars."""
+    home = pyflink_home()
+    target = settings.data_dir / "flink" / "lib"
+    target.mkdir(parents=True, exist_ok=True)
+    wanted = {p.name: p for p in (home / "lib").glob("*.jar")}
+    wanted.update({p.name: p for p in (home / "plugins" / "metrics-prometheus").glob("*.jar")})
+    wanted.update({p.name: p for p in settings.flink_jars})
+    for stale in target.iterdir():
+        if stale.name not in wanted or stale.resolve() != wanted[stale.name].resolve():
+            stale.unlink()
+    for name, source in wanted.items():
+        if not (target / name).exists():
+            (target / name).symlink_to(source)
+    return target
+
+
 def pyflink_home() -> Path:
     """The Flink distribution shipped inside the apache-flink wheel."""
     import pyflink

@@ -49,22 +49,34 @@ def prepare_environment(settings: config.Settings, overrides: dict[str, str] | N
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ["FLINK_CONF_DIR"] = str(conf_dir)
     os.environ["FLINK_LOG_DIR"] = str(log_dir)
+    # FLINK_HOME set, or PyFlink resets FLINK_LIB_DIR to the wheel's lib/
+    os.environ["FLINK_HOME"] = str(flinkconf.pyflink_home())
+    os.environ["FLINK_LIB_DIR"] = str(flinkconf.assemble_lib_dir(settings))
     os.environ["PYTHONPATH"] = python_path()
     return flinkconf.flink_config(settings, overrides)
 
 
 def table_env(settings: config.Settings, parallelism: int = 1, overrides: dict[str, str] | None = None):
     """A streaming TableEnvironment on the embedded MiniCluster, configured from flink-conf/."""
-    conf = prepare_environment(settings, overrides)
+    # the embedded cluster's REST API takes a free port, leaving 8081 to a standalone
+    # cluster; its connectors are on the class path already (flinkconf.assemble_lib_dir)
+    embedded = {"rest.bind-port": "8082-8099", "pipeline.jars": ""}
+    conf = prepare_environment(settings, {**embedded, **(overrides or {})})
     from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     flink_conf = Configuration()
     for key, value in conf.items():
-        flink_conf.set_string(key, value)
+        if value != "":
+            flink_conf.set_string(key, value)
     flink_conf.set_string("parallelism.default", str(parallelism))
     env_settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(flink_conf).build()
     return TableEnvironment.create(env_settings)
+
+
+def job_name(name: str, settings: config.Settings) -> str:
+    """The Flink job name of job `name` (metrics carry it as the job_name label)."""
+    return f"supplyflow-{name}" + (f"-{settings.namespace}" if settings.namespace else "")
 
 
 def submit(name: str, settings: config.Settings, bounded: bool, parallelism: int = 1):
@@ -72,7 +84,7 @@ def submit(name: str, settings: config.Settings, bounded: bool, parallelism: int
     own) and submit it; returns the TableResult."""
     module = job_module(name)
     overrides = dict(getattr(module, "job_config", lambda s: {})(settings))
-    overrides["pipeline.name"] = f"supplyflow-{name}"
+    overrides["pipeline.name"] = job_name(name, settings)
     t_env = table_env(settings, parallelism, overrides)
     statements = module.build(t_env, settings, bounded=bounded)
     result = statements.execute()

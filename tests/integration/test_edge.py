@@ -163,3 +163,28 @@ def test_bounded_rerun_is_idempotent_in_postgres(edge_run, ns_settings):
     with psycopg.connect(**ns_settings.pg_conninfo()) as conn:
         count, distinct = conn.execute("select count(*), count(distinct dlq_id) from scm.dlq_events").fetchone()
     assert count == distinct == len(expected_dlq(edge_run))
+
+
+def test_metrics_count_accepted_and_rejected_by_code(edge_run, ns_settings):
+    """Live job: the supplyflow counters reach exactly the case counts (Prometheus reporter)."""
+    import time
+    from collections import Counter
+
+    from supplyflow import metrics
+
+    want_rejected = Counter((t, e) for t, _, e in CASES if e not in ("valid", "duplicate"))
+    want_accepted = Counter(t for t, _, e in CASES if e in ("valid", "duplicate"))  # counted before dedup
+    result = runner.submit("edge", ns_settings, bounded=False)
+    try:
+        deadline = time.monotonic() + 180
+        got: dict = {}
+        while time.monotonic() < deadline:
+            got = metrics.supplyflow_counters(runner.job_name("edge", ns_settings))
+            if sum(got.get("rejected", {}).values()) >= sum(want_rejected.values()) and \
+                    sum(got.get("accepted", {}).values()) >= sum(want_accepted.values()):
+                break
+            time.sleep(0.5)  # polling the reporter for a condition, bounded by the deadline
+    finally:
+        result.get_job_client().cancel().result()
+    assert got.get("rejected") == {k: float(v) for k, v in want_rejected.items()}
+    assert got.get("accepted") == {(t,): float(n) for t, n in want_accepted.items()}
