@@ -45,3 +45,11 @@ def supplyflow_counters(job_name: str) -> dict[str, dict[tuple[str, ...], float]
         key = tuple(labels[k] for k in ("topic", "error_code") if k in labels)
         out[metric][key] += value
     return {k: dict(v) for k, v in out.items()}
+
+
+def job_metric(job_name: str, metric: str) -> float | None:
+    """A JobManager job metric such as numRestarts, or None when not (yet) reported."""
+    for name, labels, value in scrape():
+        if name == f"flink_jobmanager_job_{metric}" and labels.get("job_name") == job_name:
+            return value
+    return None

@@ -32,19 +32,32 @@ def stack(base_settings: config.Settings) -> config.Settings:
 
 
 @pytest.fixture(scope="session")
-def ns_settings(stack: config.Settings):
-    """Settings of a throw-away namespace: own topics, own database, migrated."""
+def namespaces(stack: config.Settings):
+    """A factory of throw-away namespaces: own topics, own database, migrated."""
     import psycopg
 
     from supplyflow.stack import ensure_topics, migrate
 
-    ns = f"t{uuid.uuid4().hex[:8]}"
-    settings = dataclasses.replace(stack, namespace=ns, pg_db=f"supplyflow_{ns}")
-    with psycopg.connect(**stack.pg_conninfo(), autocommit=True) as conn:
-        conn.execute(f'create database "{settings.pg_db}"')
-    ensure_topics(settings)
-    migrate(settings)
-    yield settings
+    made: list[config.Settings] = []
+
+    def make() -> config.Settings:
+        ns = f"t{uuid.uuid4().hex[:8]}"
+        settings = dataclasses.replace(stack, namespace=ns, pg_db=f"supplyflow_{ns}")
+        with psycopg.connect(**stack.pg_conninfo(), autocommit=True) as conn:
+            conn.execute(f'create database "{settings.pg_db}"')
+        ensure_topics(settings)
+        migrate(settings)
+        made.append(settings)
+        return settings
+
+    yield make
     if not os.environ.get("SUPPLYFLOW_KEEP_TEST_DATA"):
         with psycopg.connect(**stack.pg_conninfo(), autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{settings.pg_db}" with (force)')
+            for settings in made:
+                conn.execute(f'drop database if exists "{settings.pg_db}" with (force)')
+
+
+@pytest.fixture(scope="module")
+def ns_settings(namespaces) -> config.Settings:
+    """Settings of a namespace of this test module's own."""
+    return namespaces()

@@ -165,7 +165,7 @@ def test_bounded_rerun_is_idempotent_in_postgres(edge_run, ns_settings):
     assert count == distinct == len(expected_dlq(edge_run))
 
 
-def test_metrics_count_accepted_and_rejected_by_code(edge_run, ns_settings):
+def test_metrics_count_by_code_and_no_restart(edge_run, ns_settings):
     """Live job: the supplyflow counters reach exactly the case counts (Prometheus reporter)."""
     import time
     from collections import Counter
@@ -184,7 +184,9 @@ def test_metrics_count_accepted_and_rejected_by_code(edge_run, ns_settings):
                     sum(got.get("accepted", {}).values()) >= sum(want_accepted.values()):
                 break
             time.sleep(0.5)  # polling the reporter for a condition, bounded by the deadline
+        restarts = metrics.job_metric(runner.job_name("edge", ns_settings), "numRestarts")
     finally:
         result.get_job_client().cancel().result()
     assert got.get("rejected") == {k: float(v) for k, v in want_rejected.items()}
     assert got.get("accepted") == {(t,): float(n) for t, n in want_accepted.items()}
+    assert restarts == 0  # no input made the job fail
