@@ -36,12 +36,17 @@ def raw_kafka_source(
     group_id: str,
     bounded: bool,
     proc_time: bool = False,
+    from_group_offsets: bool = False,
+    end_offsets: dict[int, int] | None = None,
 ) -> str:
     """A Kafka source of raw bytes with the record's coordinates, for validation at the edge.
 
     Columns: record_key BYTES, record_value BYTES, src_topic, src_partition, src_offset,
     src_timestamp (Kafka record time), and proc_time when asked. Nothing is parsed here, so
-    no input can fail the source.
+    no input can fail the source. `from_group_offsets`: resume where this consumer group's
+    last completed checkpoint left off (the earliest offset the first time) instead of
+    reading from the earliest offset. `end_offsets` (partition -> offset): where a bounded
+    source stops, instead of the end offsets at job start.
     """
     columns = [
         "record_key BYTES",
@@ -56,14 +61,20 @@ def raw_kafka_source(
         "topic": topic,
         "properties.group.id": group_id,
         "properties.isolation.level": "read_committed",
-        "scan.startup.mode": "earliest-offset",
+        "scan.startup.mode": "group-offsets" if from_group_offsets else "earliest-offset",
         "key.format": "raw",
         "key.fields": "record_key",
         "value.format": "raw",
         "value.fields-include": "EXCEPT_KEY",
     }
+    if from_group_offsets:
+        options["properties.auto.offset.reset"] = "earliest"
     options.update({f"properties.{k}": v for k, v in settings.kafka_flink_properties().items()})
-    if bounded:
+    if bounded and end_offsets is not None:
+        options["scan.bounded.mode"] = "specific-offsets"
+        options["scan.bounded.specific-offsets"] = ";".join(
+            f"partition:{p},offset:{o}" for p, o in sorted(end_offsets.items()))
+    elif bounded:
         options["scan.bounded.mode"] = "latest-offset"
     return f"CREATE TEMPORARY TABLE {quote(table)} (\n{_columns(columns)}\n) {_with(options)}"
 

@@ -14,7 +14,7 @@ validated once and dead-lettered once however many jobs use its topic.
 from __future__ import annotations
 
 from connectors import ddl
-from supplyflow import config, contracts
+from supplyflow import config, contracts, kafka_io
 
 NAME = "edge"
 
@@ -113,17 +113,37 @@ SELECT logical_topic, entity_key, payload FROM (
 """
 
 
+# namespace -> end offsets of the bounded run under way, committed by on_finished()
+_BOUNDED_ENDS: dict[str, dict[tuple[str, int], int]] = {}
+
+
+def group_id(settings: config.Settings) -> str:
+    """The edge's consumer group (one per namespace)."""
+    return settings.transactional_id_prefix(NAME, "source")
+
+
+def on_finished(settings: config.Settings) -> None:
+    """After a bounded run finished with all output committed: commit its end offsets."""
+    ends = _BOUNDED_ENDS.pop(settings.namespace, None)
+    if ends:
+        kafka_io.commit_group_offsets(settings, group_id(settings), ends)
+
+
 def build(t_env, settings: config.Settings, bounded: bool):
     """Declare the edge's sources, rules and sinks on t_env; returns its StatementSet."""
     _register_udf(t_env)
+    ends = kafka_io.end_offsets(settings, [settings.topic(t) for t in contracts.INPUT_SCHEMAS]) if bounded else {}
+    if bounded:
+        _BOUNDED_ENDS[settings.namespace] = ends
 
     # define the sources: every input topic, raw bytes, with a processing-time attribute
     checks = []
     for topic in contracts.INPUT_SCHEMAS:
         source = _source_name(topic)
         t_env.execute_sql(ddl.raw_kafka_source(
-            source, settings.topic(topic), settings, group_id=settings.transactional_id_prefix(NAME, "source"),
-            bounded=bounded, proc_time=True,
+            source, settings.topic(topic), settings, group_id=group_id(settings),
+            bounded=bounded, proc_time=True, from_group_offsets=True,
+            end_offsets={p: o for (t, p), o in ends.items() if t == settings.topic(topic)} if bounded else None,
         ))
         checks.append(_CHECK.format(logical=topic, source=source))
     t_env.create_temporary_view("checked", t_env.sql_query(" UNION ALL ".join(checks)))

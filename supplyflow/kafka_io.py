@@ -58,3 +58,15 @@ def end_offsets(settings: config.Settings, topics: list[str]) -> dict[tuple[str,
         return {(tp.topic, tp.partition): off for tp, off in consumer.end_offsets(tps).items()}
     finally:
         consumer.close()
+
+
+def commit_group_offsets(settings: config.Settings, group_id: str, offsets: dict[tuple[str, int], int]) -> None:
+    """Commit `offsets` ((topic, partition) -> next offset) for consumer group `group_id`."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    consumer = KafkaConsumer(**settings.kafka_client_config(), group_id=group_id, enable_auto_commit=False)
+    try:
+        consumer.commit({TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()})
+    finally:
+        consumer.close()

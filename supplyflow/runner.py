@@ -100,6 +100,9 @@ def run(names: list[str], settings: config.Settings, bounded: bool, parallelism:
     if bounded:
         for name in names:
             submit(name, settings, bounded, parallelism).wait()
+            finished = getattr(job_module(name), "on_finished", None)
+            if finished:
+                finished(settings)
             print(f"  {name} finished", flush=True)
         return
     results = [(name, submit(name, settings, bounded, parallelism)) for name in names]

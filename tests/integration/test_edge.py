@@ -75,18 +75,24 @@ CASES = [  # (topic, value, expected) — one edge case each
 ]
 
 
-@pytest.fixture(scope="module")
-def edge_run(ns_settings):
-    """Produce CASES, run the edge job bounded; returns (topic, partition, offset) -> case."""
+def produce_cases(settings) -> dict[tuple[str, int, int], tuple]:
+    """Produce CASES; returns (topic, partition, offset) -> case."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(**ns_settings.kafka_client_config(), acks="all", max_request_size=2_000_000)
+    producer = KafkaProducer(**settings.kafka_client_config(), acks="all", max_request_size=2_000_000)
     sent = {}
     for case in CASES:
         topic, value, _ = case
-        meta = producer.send(ns_settings.topic(topic), key=b"k", value=value).get(timeout=30)
+        meta = producer.send(settings.topic(topic), key=b"k", value=value).get(timeout=30)
         sent[(meta.topic, meta.partition, meta.offset)] = case
     producer.close()
+    return sent
+
+
+@pytest.fixture(scope="module")
+def edge_run(ns_settings):
+    """CASES produced and run through the edge job, bounded."""
+    sent = produce_cases(ns_settings)
     runner.run(["edge"], ns_settings, bounded=True, parallelism=1)
     return sent
 
@@ -157,21 +163,28 @@ def test_valid_records_flow_once_normalized(edge_run, ns_settings):
     assert valid["pol-1"][2]["lead_time_days"] == 2.5
 
 
-def test_bounded_rerun_is_idempotent_in_postgres(edge_run, ns_settings):
-    """A replay from the earliest offset rewrites the same rows: upsert on dlq_id."""
+def test_second_bounded_run_adds_nothing(edge_run, ns_settings):
+    """The edge resumes from its committed offsets: nothing is dead-lettered or passed twice."""
+    valid_before = {t: len(kafka_io.read_all(ns_settings, ns_settings.topic(t))) for t in config.VALID_TOPICS.values()}
     runner.run(["edge"], ns_settings, bounded=True, parallelism=2)
+    dlq = kafka_io.read_all(ns_settings, ns_settings.topic(config.DLQ_TOPIC))
+    assert len(dlq) == len(expected_dlq(edge_run))
+    assert {t: len(kafka_io.read_all(ns_settings, ns_settings.topic(t))) for t in config.VALID_TOPICS.values()} \
+        == valid_before
     with psycopg.connect(**ns_settings.pg_conninfo()) as conn:
         count, distinct = conn.execute("select count(*), count(distinct dlq_id) from scm.dlq_events").fetchone()
     assert count == distinct == len(expected_dlq(edge_run))
 
 
-def test_metrics_count_by_code_and_no_restart(edge_run, ns_settings):
+def test_metrics_count_by_code_and_no_restart(namespaces):
     """Live job: the supplyflow counters reach exactly the case counts (Prometheus reporter)."""
     import time
     from collections import Counter
 
     from supplyflow import metrics
 
+    ns_settings = namespaces()
+    produce_cases(ns_settings)
     want_rejected = Counter((t, e) for t, _, e in CASES if e not in ("valid", "duplicate"))
     want_accepted = Counter(t for t, _, e in CASES if e in ("valid", "duplicate"))  # counted before dedup
     result = runner.submit("edge", ns_settings, bounded=False)
