@@ -59,6 +59,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return demo.main(config.settings(), scenario=args.scenario, seed=args.seed)
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from supplyflow import stack
+
+    settings = config.settings()
+    stack.up(settings)
+    if args.name == "validation":
+        from benchmarks import validation
+
+        validation.main(settings, size=args.size)
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -91,6 +103,11 @@ def parser() -> argparse.ArgumentParser:
     rn.add_argument("--bounded", action="store_true", help="read inputs up to their current end, then finish")
     rn.add_argument("--parallelism", type=_positive, default=1)
     rn.set_defaults(func=_cmd_run)
+
+    bn = sub.add_parser("bench", help="run a benchmark on the local stack (see benchmarks/README.md)")
+    bn.add_argument("name", choices=["validation"])
+    bn.add_argument("--size", type=_positive, default=100_000, help="records to push through (default 100000)")
+    bn.set_defaults(func=_cmd_bench)
 
     dm = sub.add_parser("demo", help="start the stack, stream the demo scenario through the jobs, summarize")
     dm.add_argument("--scenario", default="demo")

@@ -7,7 +7,6 @@ can run again without cleanup.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import uuid
 
@@ -34,27 +33,18 @@ def stack(base_settings: config.Settings) -> config.Settings:
 @pytest.fixture(scope="session")
 def namespaces(stack: config.Settings):
     """A factory of throw-away namespaces: own topics, own database, migrated."""
-    import psycopg
-
-    from supplyflow.stack import ensure_topics, migrate
+    from supplyflow.stack import create_namespace, drop_namespace_database
 
     made: list[config.Settings] = []
 
     def make() -> config.Settings:
-        ns = f"t{uuid.uuid4().hex[:8]}"
-        settings = dataclasses.replace(stack, namespace=ns, pg_db=f"supplyflow_{ns}")
-        with psycopg.connect(**stack.pg_conninfo(), autocommit=True) as conn:
-            conn.execute(f'create database "{settings.pg_db}"')
-        ensure_topics(settings)
-        migrate(settings)
-        made.append(settings)
-        return settings
+        made.append(create_namespace(stack, f"t{uuid.uuid4().hex[:8]}"))
+        return made[-1]
 
     yield make
     if not os.environ.get("SUPPLYFLOW_KEEP_TEST_DATA"):
-        with psycopg.connect(**stack.pg_conninfo(), autocommit=True) as conn:
-            for settings in made:
-                conn.execute(f'drop database if exists "{settings.pg_db}" with (force)')
+        for settings in made:
+            drop_namespace_database(stack, settings)
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,30 @@ def up(settings: config.Settings, flink_cluster: bool = False) -> None:
         print(f"flink       {FlinkCluster(settings).start()}", flush=True)
 
 
+def create_namespace(settings: config.Settings, namespace: str) -> config.Settings:
+    """Settings of a new, isolated namespace on the running stack: its own topics
+    (`<namespace>.scm.*`) and its own migrated database (`supplyflow_<namespace>`)."""
+    import dataclasses
+
+    import psycopg
+
+    ns_settings = dataclasses.replace(settings, namespace=namespace, pg_db=f"supplyflow_{namespace}")
+    with psycopg.connect(**settings.pg_conninfo(), autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", (ns_settings.pg_db,)).fetchone():
+            conn.execute(f'create database "{ns_settings.pg_db}"')
+    ensure_topics(ns_settings)
+    migrate(ns_settings)
+    return ns_settings
+
+
+def drop_namespace_database(settings: config.Settings, ns_settings: config.Settings) -> None:
+    """Drop the database of a namespace made by create_namespace (its topics stay)."""
+    import psycopg
+
+    with psycopg.connect(**settings.pg_conninfo(), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{ns_settings.pg_db}" with (force)')
+
+
 def down(settings: config.Settings) -> None:
     """Stop what `up` started. Data directories are never deleted."""
     print(f"flink       {FlinkCluster(settings).stop()}", flush=True)

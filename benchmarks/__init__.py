@@ -1,0 +1,1 @@
+"""supplyflow's benchmarks (`supplyflow bench NAME`); see benchmarks/README.md."""
