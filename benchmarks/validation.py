@@ -18,6 +18,9 @@ from pathlib import Path
 from supplyflow import config
 
 
+MODES = ("process", "thread", "none")
+
+
 def python_rate(records, repeat: int = 3) -> float:
     """Records/s of the pure-Python validator over `records`, best of `repeat`."""
     from udfs.validation import Validator
@@ -32,8 +35,23 @@ def python_rate(records, repeat: int = 3) -> float:
     return best
 
 
+# The same edge job with the validation UDF replaced by a constant verdict in SQL: what
+# the Kafka source, dedup and exactly-once sinks cost without any Python.
+_NO_PYTHON_CHECK = """
+SELECT src_topic, src_partition, src_offset, src_timestamp, record_key, record_value, proc_time,
+       '{logical}' AS logical_topic,
+       CAST(ROW(TRUE, src_topic || CAST(src_partition AS STRING) || ':' || CAST(src_offset AS STRING),
+                CAST(record_key AS STRING), CAST(record_value AS STRING), CAST(NULL AS STRING),
+                CAST(NULL AS STRING))
+            AS ROW<accepted BOOLEAN, event_id STRING, entity_key STRING, payload STRING, error_code STRING,
+                   error_detail STRING>) AS v
+FROM {source}
+"""
+
+
 def flink_rate(settings: config.Settings, records, mode: str) -> tuple[float, float]:
-    """(records/s, seconds) of a bounded edge run over `records` in Python `mode`."""
+    """(records/s, seconds) of a bounded edge run over `records` in Python `mode`, or with
+    no Python at all (mode "none")."""
     from jobs import edge
     from supplyflow import runner, stack
     from supplyflow.produce import produce
@@ -41,14 +59,16 @@ def flink_rate(settings: config.Settings, records, mode: str) -> tuple[float, fl
     ns_settings = stack.create_namespace(settings, f"bench{uuid.uuid4().hex[:6]}")
     try:
         produce(ns_settings, records, progress=True)
-        original = edge.job_config
-        edge.job_config = lambda s: {**original(s), "python.execution-mode": mode}
+        original, check = edge.job_config, edge._CHECK
+        edge.job_config = lambda s: {**original(s), "python.execution-mode": "thread" if mode == "none" else mode}
+        if mode == "none":
+            edge._CHECK = _NO_PYTHON_CHECK
         try:
             start = time.perf_counter()
             runner.run(["edge"], ns_settings, bounded=True)
             seconds = time.perf_counter() - start
         finally:
-            edge.job_config = original
+            edge.job_config, edge._CHECK = original, check
     finally:
         stack.drop_namespace_database(settings, ns_settings)
     return len(records) / seconds, seconds
@@ -60,14 +80,15 @@ def main(settings: config.Settings, size: int = 100_000, out_dir: Path | None = 
 
     records = generator.generate("demo", seed=7, size=size).records
     results = {"records": len(records), "python_records_per_s": round(python_rate(records))}
-    for mode in ("process", "thread"):
+    for mode in MODES:
         rate, seconds = flink_rate(settings, records, mode)
         results[f"flink_{mode}_records_per_s"] = round(rate)
         results[f"flink_{mode}_seconds"] = round(seconds, 1)
     print(f"\n| validation of {results['records']} records | records/s |\n|---|---|")
     print(f"| udfs.validation alone (1 core) | {results['python_records_per_s']:,} |")
-    for mode in ("process", "thread"):
-        print(f"| edge job, {mode} mode (Kafka → Flink → Kafka + PostgreSQL, {results[f'flink_{mode}_seconds']} s) "
+    for mode in MODES:
+        what = "no validation (SQL constant verdict)" if mode == "none" else f"{mode} mode"
+        print(f"| edge job, {what}: Kafka → Flink → Kafka + PostgreSQL, {results[f'flink_{mode}_seconds']} s "
               f"| {results[f'flink_{mode}_records_per_s']:,} |")
     out_dir = out_dir or settings.data_dir / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,7 @@ def _register_udf(t_env) -> None:
         DataTypes.FIELD("error_detail", DataTypes.STRING()),
     ])
     t_env.create_temporary_function(
-        "validate_record", udf(ValidateRecord(), input_types=[DataTypes.STRING(), DataTypes.BYTES()], result_type=result)
+        "validate_record", udf(ValidateRecord(), input_types=[DataTypes.STRING(), DataTypes.INT(), DataTypes.BYTES()], result_type=result)
     )
 
 
@@ -75,7 +75,7 @@ def _source_name(topic: str) -> str:
 # One row per input record with the verdict; the UDF runs once per record.
 _CHECK = """
 SELECT src_topic, src_partition, src_offset, src_timestamp, record_key, record_value, proc_time,
-       '{logical}' AS logical_topic, validate_record('{logical}', record_value) AS v
+       '{logical}' AS logical_topic, validate_record('{logical}', src_partition, record_value) AS v
 FROM {source}
 """
 

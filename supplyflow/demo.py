@@ -36,7 +36,9 @@ def main(settings: config.Settings, scenario: str = "demo", seed: int = 7) -> in
     data = generator.generate(scenario, seed=seed)
     print(f"== producing scenario {scenario!r} (seed {seed}): {len(data.records)} records")
     inputs = [settings.topic(t) for t in config.INPUT_TOPICS]
+    valid = [settings.topic(t) for t in config.VALID_TOPICS.values()]
     since = kafka_io.end_offsets(settings, inputs)
+    valid_since = kafka_io.end_offsets(settings, valid)
     counts = produce(settings, data.records, progress=True)
     names = list(runner.JOB_MODULES)
     print(f"== running {', '.join(names)} on the embedded Flink (bounded)")
@@ -44,9 +46,14 @@ def main(settings: config.Settings, scenario: str = "demo", seed: int = 7) -> in
     print("== summary")
     for topic, n in sorted(counts.items()):
         print(f"  records in   {topic:<28} {n:>7}")
-    expected = data.counts()
-    for code, n in _dlq_by_code(settings, since):
+    accepted = sum(len(kafka_io.read_all(settings, t, start=valid_since)) for t in valid)
+    rejected = _dlq_by_code(settings, since)
+    produced = sum(counts.values())
+    print(f"  accepted     {'(normalized, to scm.valid.*)':<28} {accepted:>7}")
+    print(f"  duplicates   {'(dropped by event_id)':<28} {produced - accepted - sum(n for _, n in rejected):>7}")
+    for code, n in rejected:
         print(f"  DLQ          {code:<28} {n:>7}")
+    expected = data.counts()
     print(f"  (the scenario labels {sum(v for k, v in expected.items() if k not in ('valid', 'duplicate'))} "
           f"records as invalid and {expected.get('duplicate', 0)} as duplicates)")
     print(f"== done in {time.monotonic() - started:.0f}s; the stack keeps running: `supplyflow stack status`, "

@@ -22,8 +22,10 @@ def read_committed_consumer(settings: config.Settings, **overrides):
     return KafkaConsumer(**opts)
 
 
-def read_all(settings: config.Settings, topic: str, timeout_s: float = 60.0) -> list:
-    """Every committed record of `topic`, from the beginning to its current end."""
+def read_all(settings: config.Settings, topic: str, timeout_s: float = 60.0,
+             start: dict[tuple[str, int], int] | None = None) -> list:
+    """Every committed record of `topic`, from the beginning (or the offsets in `start`,
+    (topic, partition) -> offset) to its current end."""
     from kafka import TopicPartition
 
     consumer = read_committed_consumer(settings)
@@ -34,6 +36,9 @@ def read_all(settings: config.Settings, topic: str, timeout_s: float = 60.0) -> 
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
+        for tp in tps:
+            if start and (tp.topic, tp.partition) in start:
+                consumer.seek(tp, start[(tp.topic, tp.partition)])
         # with read_committed, end offsets are the last stable offsets
         end = consumer.end_offsets(tps)
         records = []

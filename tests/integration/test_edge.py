@@ -72,6 +72,7 @@ CASES = [  # (topic, value, expected) — one edge case each
     (M, j(MOVE, event_id="two-faults", sku="x", uom="BOX"), "INVALID_SKU"),  # precedence: first code wins
     (M, j(MOVE, event_id="big-pad", pad="x" * 900_000), "valid"),             # near the broker's 1 MB limit
     (M, j(MOVE, event_id="big-bad", pad="x" * 900_000, sku="x"), "INVALID_SKU"),
+    (M, j(MOVE, event_id="late-1", event_time="2026-10-01T06:00:00Z"), "valid"),  # 2 h behind: late, kept
 ]
 
 
@@ -202,4 +203,5 @@ def test_metrics_count_by_code_and_no_restart(namespaces):
         result.get_job_client().cancel().result()
     assert got.get("rejected") == {k: float(v) for k, v in want_rejected.items()}
     assert got.get("accepted") == {(t,): float(n) for t, n in want_accepted.items()}
+    assert {k: v for k, v in got.get("late", {}).items() if v} == {(config.INVENTORY_MOVEMENTS,): 1.0}
     assert restarts == 0  # no input made the job fail
