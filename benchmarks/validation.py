@@ -39,13 +39,11 @@ def python_rate(records, repeat: int = 3) -> float:
 # the Kafka source, dedup and exactly-once sinks cost without any Python.
 _NO_PYTHON_CHECK = """
 SELECT src_topic, src_partition, src_offset, src_timestamp, record_key, record_value, proc_time,
-       '{logical}' AS logical_topic,
-       CAST(ROW(TRUE, src_topic || CAST(src_partition AS STRING) || ':' || CAST(src_offset AS STRING),
-                CAST(record_key AS STRING), CAST(record_value AS STRING), CAST(NULL AS STRING),
-                CAST(NULL AS STRING))
-            AS ROW<accepted BOOLEAN, event_id STRING, entity_key STRING, payload STRING, error_code STRING,
-                   error_detail STRING>) AS v
-FROM {source}
+       logical_topic, TRUE AS accepted,
+       src_topic || CAST(src_partition AS STRING) || ':' || CAST(src_offset AS STRING) AS event_id,
+       CAST(record_key AS STRING) AS entity_key, CAST(record_value AS STRING) AS payload,
+       CAST(NULL AS STRING) AS error_code, CAST(NULL AS STRING) AS error_detail
+FROM raw_inputs
 """
 
 

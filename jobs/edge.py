@@ -51,32 +51,35 @@ def job_config(settings: config.Settings) -> dict[str, str]:
 
 def _register_udf(t_env) -> None:
     from pyflink.table import DataTypes
-    from pyflink.table.udf import udf
+    from pyflink.table.udf import udtf
 
     from udfs.flink_validate import ValidateRecord
 
-    result = DataTypes.ROW([
-        DataTypes.FIELD("accepted", DataTypes.BOOLEAN()),
-        DataTypes.FIELD("event_id", DataTypes.STRING()),
-        DataTypes.FIELD("entity_key", DataTypes.STRING()),
-        DataTypes.FIELD("payload", DataTypes.STRING()),
-        DataTypes.FIELD("error_code", DataTypes.STRING()),
-        DataTypes.FIELD("error_detail", DataTypes.STRING()),
-    ])
-    t_env.create_temporary_function(
-        "validate_record", udf(ValidateRecord(), input_types=[DataTypes.STRING(), DataTypes.INT(), DataTypes.BYTES()], result_type=result)
-    )
+    # accepted, event_id, entity_key, payload, error_code, error_detail
+    result = [DataTypes.BOOLEAN()] + [DataTypes.STRING()] * 5
+    inputs = [DataTypes.STRING(), DataTypes.INT(), DataTypes.BYTES()]
+    t_env.create_temporary_function("validate_record", udtf(ValidateRecord(), input_types=inputs, result_types=result))
 
 
 def _source_name(topic: str) -> str:
     return "raw_" + topic.replace("scm.", "").replace("-", "_")
 
 
-# One row per input record with the verdict; the UDF runs once per record.
+# Every input record with its logical topic (the name without the namespace).
+_RAW = """
+SELECT src_topic, src_partition, src_offset, src_timestamp, record_key, record_value, proc_time,
+       '{logical}' AS logical_topic
+FROM {source}
+"""
+
+# One row per input record with the verdict; the function runs once per record, in one
+# Python operator for all topics (one Python worker, not one per topic).
 _CHECK = """
 SELECT src_topic, src_partition, src_offset, src_timestamp, record_key, record_value, proc_time,
-       '{logical}' AS logical_topic, validate_record('{logical}', src_partition, record_value) AS v
-FROM {source}
+       logical_topic, accepted, event_id, entity_key, payload, error_code, error_detail
+FROM raw_inputs,
+     LATERAL TABLE(validate_record(logical_topic, src_partition, record_value))
+       AS v(accepted, event_id, entity_key, payload, error_code, error_detail)
 """
 
 # Rejected records as DLQ rows. The value is kept losslessly: UTF-8 text when the bytes
@@ -95,20 +98,20 @@ SELECT
        THEN CAST(record_value AS STRING) ELSE TO_BASE64(record_value) END AS `value`,
   CASE WHEN record_value IS NULL OR CAST(CAST(record_value AS STRING) AS BYTES) = record_value
        THEN CAST(NULL AS STRING) ELSE 'base64' END AS value_encoding,
-  v.error_code AS error_code,
-  v.error_detail AS error_detail,
+  error_code,
+  error_detail,
   CURRENT_TIMESTAMP AS detected_at
 FROM checked
-WHERE NOT v.accepted
+WHERE NOT accepted
 """
 
 # Accepted records, first occurrence of each event_id per topic (SPEC §3 duplicates).
 _ACCEPTED = """
 SELECT logical_topic, entity_key, payload FROM (
-  SELECT logical_topic, v.entity_key AS entity_key, v.payload AS payload,
-         ROW_NUMBER() OVER (PARTITION BY logical_topic, v.event_id ORDER BY proc_time ASC) AS occurrence
+  SELECT logical_topic, entity_key, payload,
+         ROW_NUMBER() OVER (PARTITION BY logical_topic, event_id ORDER BY proc_time ASC) AS occurrence
   FROM checked
-  WHERE v.accepted
+  WHERE accepted
 ) WHERE occurrence = 1
 """
 
@@ -145,8 +148,9 @@ def build(t_env, settings: config.Settings, bounded: bool):
             bounded=bounded, proc_time=True, from_group_offsets=True,
             end_offsets={p: o for (t, p), o in ends.items() if t == settings.topic(topic)} if bounded else None,
         ))
-        checks.append(_CHECK.format(logical=topic, source=source))
-    t_env.create_temporary_view("checked", t_env.sql_query(" UNION ALL ".join(checks)))
+        checks.append(_RAW.format(logical=topic, source=source))
+    t_env.create_temporary_view("raw_inputs", t_env.sql_query(" UNION ALL ".join(checks)))
+    t_env.create_temporary_view("checked", t_env.sql_query(_CHECK))
     t_env.create_temporary_view("dlq_rows", t_env.sql_query(_DLQ_ROWS))
     t_env.create_temporary_view("accepted", t_env.sql_query(_ACCEPTED))
 

@@ -1,7 +1,9 @@
 """The Flink binding of udfs/validation.py: a scalar function with metrics.
 
-`validate_record(topic, value)` returns ROW(accepted, event_id, entity_key, payload,
-error_code, error_detail) and counts, as Flink metrics under the `supplyflow` group,
+`validate_record(topic, partition, value)` is a table function yielding exactly one row
+(accepted, event_id, entity_key, payload, error_code, error_detail) per record — a table
+function so that the planner keeps one Python operator above the union of the input
+topics instead of pushing one copy into each topic's source chain — and counts, as Flink metrics under the `supplyflow` group,
 records accepted, accepted but late (udfs/lateness.py) and rejected per input topic and
 error code (REST API, web UI and the Prometheus reporter: `..._supplyflow_topic_accepted`,
 `..._supplyflow_topic_late`, `..._supplyflow_topic_error_code_rejected`).
@@ -10,14 +12,14 @@ error code (REST API, web UI and the Prometheus reporter: `..._supplyflow_topic_
 from __future__ import annotations
 
 from pyflink.table import Row
-from pyflink.table.udf import FunctionContext, ScalarFunction
+from pyflink.table.udf import FunctionContext, TableFunction
 
 from supplyflow import contracts
 from udfs.lateness import LatenessTracker
 from udfs.validation import Validator, to_json
 
 
-class ValidateRecord(ScalarFunction):
+class ValidateRecord(TableFunction):
     """Validates one raw record of an input topic; never raises."""
 
     def open(self, function_context: FunctionContext) -> None:
@@ -42,7 +44,10 @@ class ValidateRecord(ScalarFunction):
             counter = self._rejected[(topic, code)] = group.counter("rejected")
         return counter
 
-    def eval(self, topic: str, partition: int, value: bytes | None) -> Row:
+    def eval(self, topic: str, partition: int, value: bytes | None):
+        yield self._verdict(topic, partition, value)
+
+    def _verdict(self, topic: str, partition: int, value: bytes | None) -> Row:
         verdict = self._validators[topic].validate(value)
         if verdict.event is None:
             self._rejected_counter(topic, verdict.code or "SCHEMA_VIOLATION").inc()
