@@ -169,3 +169,26 @@ def insert_select(sink: str, columns: Sequence[str], source: str, jdbc: bool = F
         else:
             exprs.append(name)
     return f"INSERT INTO {quote(sink)} SELECT {', '.join(exprs)} FROM {source}"
+
+
+def valid_events_source(table: str, topic: str, columns: Sequence[str], settings: config.Settings,
+                        group_id: str, bounded: bool, out_of_orderness_s: int = 5) -> str:
+    """A read_committed Kafka source of normalized events (`scm.valid.*`) with an event-time
+    attribute `rowtime` (from epoch-ms event_time) and a bounded-out-of-orderness watermark
+    (SPEC §4; idle partitions are released by table.exec.source.idle-timeout)."""
+    cols = list(columns) + [
+        "rowtime AS TO_TIMESTAMP_LTZ(event_time, 3)",
+        f"WATERMARK FOR rowtime AS rowtime - INTERVAL '{out_of_orderness_s}' SECOND",
+    ]
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "properties.group.id": group_id,
+        "properties.isolation.level": "read_committed",
+        "scan.startup.mode": "earliest-offset",
+        "value.format": "json",
+    }
+    options.update({f"properties.{k}": v for k, v in settings.kafka_flink_properties().items()})
+    if bounded:
+        options["scan.bounded.mode"] = "latest-offset"
+    return f"CREATE TEMPORARY TABLE {quote(table)} (\n{_columns(cols)}\n) {_with(options)}"

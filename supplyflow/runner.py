@@ -18,6 +18,7 @@ from supplyflow.errors import SupplyflowError
 # job name (CLI) -> module in jobs/
 JOB_MODULES = {
     "edge": "jobs.edge",
+    "shipment-matching": "jobs.shipment_matching",
 }
 
 
@@ -63,15 +64,19 @@ def table_env(settings: config.Settings, parallelism: int = 1, overrides: dict[s
     embedded = {"rest.bind-port": "8082-8099", "pipeline.jars": ""}
     conf = prepare_environment(settings, {**embedded, **(overrides or {})})
     from pyflink.common import Configuration
-    from pyflink.table import EnvironmentSettings, TableEnvironment
+    from pyflink.datastream import StreamExecutionEnvironment
+    from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
     flink_conf = Configuration()
     for key, value in conf.items():
         if value != "":
             flink_conf.set_string(key, value)
     flink_conf.set_string("parallelism.default", str(parallelism))
+    # a StreamTableEnvironment, so jobs can mix SQL with DataStream process functions
+    env = StreamExecutionEnvironment.get_execution_environment(flink_conf)
+    env.set_parallelism(parallelism)
     env_settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(flink_conf).build()
-    return TableEnvironment.create(env_settings)
+    return StreamTableEnvironment.create(env, environment_settings=env_settings)
 
 
 def job_name(name: str, settings: config.Settings) -> str:

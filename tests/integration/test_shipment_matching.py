@@ -1,0 +1,104 @@
+"""shipment-matching end to end: raw events → edge → matching → PostgreSQL + Kafka.
+
+Each case names the edge case it covers; expectations are the SPEC §6 outcomes."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+
+from supplyflow import config, kafka_io, runner
+from supplyflow.produce import produce
+from testdata.generator import Record
+
+pytestmark = pytest.mark.integration
+H = 3600 * 1000
+T0 = 1_790_841_600_000  # 2026-10-01T08:00:00Z
+
+
+def po(eid, po_id, t, qty=100, sku="SKUAAAA1", event_type="PO_CREATED", version=1, line=1):
+    body = {"event_id": eid, "event_type": event_type, "event_time": t, "source_system": "erp", "po_id": po_id,
+            "po_line": line, "version": version}
+    if event_type != "PO_CANCELLED":
+        body.update(supplier_id="SUP-1", warehouse_id="WH-DAL", sku=sku, ordered_qty=qty, uom="EA",
+                    promised_delivery_time=T0 + 72 * H)
+    return Record(config.PURCHASE_ORDERS, po_id.encode(), json.dumps(body).encode(), "valid", eid)
+
+
+def ship(eid, sid, po_id, t, qty=60, sku="SKUAAAA1", event_type="DISPATCHED", line=1):
+    body = {"event_id": eid, "event_type": event_type, "event_time": t, "source_system": "tms", "shipment_id": sid,
+            "po_id": po_id, "po_line": line, "sku": sku, "shipped_qty": qty, "uom": "EA", "carrier_id": "DHL",
+            "warehouse_id": "WH-DAL", "eta": T0 + 70 * H}
+    return Record(config.SHIPMENT_EVENTS, sid.encode(), json.dumps(body).encode(), "valid", eid)
+
+
+# produced in this order (arrival order differs from event-time order on purpose)
+EVENTS = [
+    po("p1", "PO-1", T0),
+    ship("s1", "SH-1", "PO-1", T0 + 1 * H),                              # MATCHED
+    ship("s2", "SH-2", "PO-2", T0 + 2 * H),                              # shipment before its PO ...
+    po("p2", "PO-2", T0 + 3 * H),                                        # ... which arrives 1 h later
+    ship("s3", "SH-3", "PO-9", T0 + 1 * H),                              # no PO ever: ORPHAN after 24 h
+    ship("s4", "SH-4", "PO-1", T0 + 2 * H, qty=5, sku="SKUBBBB2"),       # SKU_MISMATCH
+    po("p3", "PO-3", T0), po("p3c", "PO-3", T0 + 1 * H, event_type="PO_CANCELLED", version=2),
+    ship("s5", "SH-5", "PO-3", T0 + 2 * H),                              # SHIPMENT_ON_CANCELLED_PO
+    ship("s6", "SH-6", "PO-1", T0 + 4 * H, qty=50),                      # 60 + 50 > 102: OVER_SHIPMENT
+    ship("s6d", "SH-6", "PO-1", T0 + 30 * H, qty=50, event_type="DELIVERED"),
+    ship("s7", "SH-7", "PO-8", T0 + 29 * H),                             # no PO, < 24 h before the end
+]
+
+
+@pytest.fixture(scope="module")
+def matched(ns_settings):
+    produce(ns_settings, EVENTS, progress=False)
+    runner.run(["edge", "shipment-matching"], ns_settings, bounded=True)
+    return ns_settings
+
+
+def test_shipment_match_statuses(matched):
+    with psycopg.connect(**matched.pg_conninfo()) as conn:
+        rows = dict(conn.execute("select shipment_id, match_status from scm.shipment_status").fetchall())
+    assert rows == {"SH-1": "MATCHED", "SH-2": "MATCHED", "SH-3": "ORPHAN", "SH-4": "SKU_MISMATCH",
+                    "SH-5": "PO_CANCELLED", "SH-6": "MATCHED", "SH-7": "PENDING_PO"}
+
+
+def test_po_line_totals_and_fulfillment(matched):
+    with psycopg.connect(**matched.pg_conninfo()) as conn:
+        rows = {r[0]: r[1:] for r in conn.execute(
+            "select po_id, status, shipped_qty, delivered_qty, open_qty, fulfillment_status from scm.po_lines")}
+    assert rows["PO-1"] == ("OPEN", 110, 50, 100, "PARTIALLY_DELIVERED")   # SH-4's other sku not counted
+    assert rows["PO-3"][0] == "CANCELLED" and rows["PO-3"][3:] == (0, "CANCELLED")
+
+
+def test_matching_alerts_once_each_in_topic_and_table(matched):
+    want = {"ORPHAN_SHIPMENT:SH-3", "SKU_MISMATCH:SH-4", "SHIPMENT_ON_CANCELLED_PO:SH-5", "OVER_SHIPMENT:PO-1#1"}
+    records = kafka_io.read_all(matched, matched.topic(config.ALERTS_MATCHING))
+    ids = [json.loads(r.value)["alert_id"] for r in records]
+    assert sorted(ids) == sorted(want)  # SH-2 (PO arrived in time) and SH-7 (end of input) raise nothing
+    with psycopg.connect(**matched.pg_conninfo()) as conn:
+        table = {r[0]: r[1:] for r in conn.execute("select alert_id, severity, entity_type, trigger_event_id"
+                                                   " from scm.alerts")}
+    assert set(table) == want
+    assert table["OVER_SHIPMENT:PO-1#1"] == ("MEDIUM", "PO_LINE", "s6")
+    assert table["SKU_MISMATCH:SH-4"][:2] == ("HIGH", "SHIPMENT")
+
+
+def _snapshot(settings):
+    with psycopg.connect(**settings.pg_conninfo()) as conn:
+        ships = conn.execute("select shipment_id, po_id, po_line, sku, shipped_qty, status, match_status,"
+                             " current_eta, delivered_time, last_event_time from scm.shipment_status"
+                             " order by shipment_id").fetchall()
+        lines = conn.execute("select po_id, po_line, status, version, shipped_qty, delivered_qty, open_qty,"
+                             " fulfillment_status, last_event_time from scm.po_lines order by 1, 2").fetchall()
+        alerts = conn.execute("select alert_id, alert_type, severity, entity_id, event_time, trigger_event_id,"
+                              " message, details from scm.alerts order by alert_id").fetchall()
+    return ships, lines, alerts
+
+
+def test_replay_at_parallelism_2_gives_identical_tables_and_alerts(matched, namespaces):
+    other = namespaces()
+    produce(other, EVENTS, progress=False)
+    runner.run(["edge", "shipment-matching"], other, bounded=True, parallelism=2)
+    assert _snapshot(other) == _snapshot(matched)

@@ -1,0 +1,54 @@
+"""The guarantees every source and sink declaration carries (connectors/ddl.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from connectors import ddl
+from connectors.schema_ddl import valid_columns
+from supplyflow import config
+
+pytestmark = pytest.mark.unit
+
+SETTINGS = dataclasses.replace(config.Settings(), namespace="ns1")
+
+
+def test_kafka_sinks_are_exactly_once_within_the_broker_timeout():
+    for sql in (ddl.kafka_json_sink("t", "topic", ["a STRING"], "a", SETTINGS, "p1"),
+                ddl.kafka_raw_sink("t", "topic", SETTINGS, "p2")):
+        assert "'sink.delivery-guarantee' = 'exactly-once'" in sql
+        assert "'sink.transactional-id-prefix' = 'p" in sql
+        assert config.SINK_TRANSACTION_TIMEOUT_MS < config.BROKER_TRANSACTION_MAX_TIMEOUT_MS
+        assert f"'properties.transaction.timeout.ms' = '{config.SINK_TRANSACTION_TIMEOUT_MS}'" in sql
+
+
+def test_sources_read_committed():
+    for sql in (ddl.raw_kafka_source("s", "topic", SETTINGS, "g", bounded=True),
+                ddl.valid_events_source("s", "topic", ["event_time BIGINT"], SETTINGS, "g", bounded=False)):
+        assert "'properties.isolation.level' = 'read_committed'" in sql
+
+
+def test_jdbc_sink_upserts_on_its_key_and_has_no_ltz():
+    sql = ddl.jdbc_upsert_sink("t", "alerts", ["alert_id STRING", "at TIMESTAMP_LTZ(3)"], ["alert_id"], SETTINGS)
+    assert "PRIMARY KEY (alert_id) NOT ENFORCED" in sql and "TIMESTAMP_LTZ" not in sql
+    insert = ddl.insert_select("t", ["alert_id STRING", "at TIMESTAMP_LTZ(3)"], "v", jdbc=True)
+    assert "CAST(at AS TIMESTAMP(3))" in insert
+
+
+def test_bounded_end_offsets_are_explicit():
+    sql = ddl.raw_kafka_source("s", "topic", SETTINGS, "g", bounded=True, end_offsets={1: 7, 0: 3})
+    assert "'scan.bounded.specific-offsets' = 'partition:0,offset:3;partition:1,offset:7'" in sql
+
+
+def test_transactional_ids_are_unique_per_namespace_job_and_sink():
+    ids = {SETTINGS.transactional_id_prefix(job, sink) for job in ("edge", "shipment-matching")
+           for sink in ("dlq", "alerts_topic")}
+    assert len(ids) == 4 and all(i.startswith("ns1-supplyflow-") for i in ids)
+
+
+def test_valid_columns_follow_the_schemas():
+    cols = valid_columns(config.PURCHASE_ORDERS)
+    assert "`event_time` BIGINT" in cols and "`ordered_qty` BIGINT" in cols and "`po_line` INT" in cols
+    assert "`lead_time_days` DOUBLE" in valid_columns(config.REORDER_POLICIES)

@@ -1,0 +1,123 @@
+"""The state of one PO line and its shipments, and what changes when an event is applied.
+
+Pure Python over plain dicts (JSON-serializable, so the Flink job keeps it as typed string
+state): the shipment-matching job feeds events here in event-time order and emits what
+comes back. Receipts (received_qty) are not wired yet: received_qty stays 0.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from udfs.alerts import alert_id
+from udfs.matching import MATCH_ALERTS, match_status, shipment_status
+from udfs.po_lines import LineVersion, fulfillment_status, is_over_shipped, line_as_of, open_qty, status_of
+
+HIGH, MEDIUM = "HIGH", "MEDIUM"
+
+
+def _line(book: dict[str, Any]) -> LineVersion | None:
+    return line_as_of(LineVersion(v["event_time"], v["version"], v["event_type"], v["fields"])
+                      for v in book["versions"])
+
+
+def new_book(po_id: str, po_line: int) -> dict[str, Any]:
+    """An empty line book for (po_id, po_line)."""
+    return {"po_id": po_id, "po_line": po_line, "versions": [], "shipments": {}, "alerts": []}
+
+
+def apply_po(book: dict[str, Any], event: dict[str, Any]) -> None:
+    """Record one PO event of the line."""
+    fields = {k: event.get(k) for k in ("supplier_id", "warehouse_id", "sku", "ordered_qty", "promised_delivery_time")}
+    book["versions"].append({"event_time": event["event_time"], "version": event["version"],
+                             "event_type": event["event_type"], "fields": fields, "event_id": event["event_id"]})
+
+
+def apply_shipment(book: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Record one shipment event; True when it is the shipment's first event."""
+    sid = event["shipment_id"]
+    first = sid not in book["shipments"]
+    ship = book["shipments"].setdefault(sid, {"events": [], "first_time": event["event_time"], "orphaned": False})
+    ship["events"].append([event["event_time"], event["event_type"]])
+    ship["first_time"] = min(ship["first_time"], event["event_time"])
+    if event["event_time"] >= ship.get("last_time", -1):
+        ship.update(last_time=event["event_time"], last_event_id=event["event_id"], sku=event["sku"],
+                    shipped_qty=event["shipped_qty"], carrier_id=event["carrier_id"],
+                    warehouse_id=event["warehouse_id"])
+        if event.get("eta") is not None:
+            ship["eta"] = event["eta"]
+    if event["event_type"] == "DELIVERED":
+        ship["delivered_time"] = event["event_time"]
+    return first
+
+
+def mark_orphans(book: dict[str, Any], now: int, orphan_after_ms: int) -> None:
+    """At event time `now`, shipments still without a line after the grace become ORPHAN."""
+    if _line(book) is not None:
+        return
+    for ship in book["shipments"].values():
+        if now >= ship["first_time"] + orphan_after_ms:
+            ship["orphaned"] = True
+
+
+def evaluate(book: dict[str, Any], trigger: dict[str, Any], detected_at: int) -> dict[str, list]:
+    """The rows to upsert and the new alerts after the events up to `trigger` were applied."""
+    line = _line(book)
+    status = status_of(line)
+    out: dict[str, list] = {"po_lines": [], "shipments": [], "alerts": []}
+    line_sku = line.fields.get("sku") if line else None
+    shipped = delivered = 0
+    for sid, ship in sorted(book["shipments"].items()):
+        ship_status = shipment_status([tuple(e) for e in ship["events"]])
+        if line is None:
+            match = "ORPHAN" if ship["orphaned"] else "PENDING_PO"
+        else:
+            match = match_status(line, ship["sku"], ship["first_time"], ship["last_time"])
+        # the line's shipments: those referencing it with the line's sku (SPEC §6)
+        if line is not None and ship["sku"] == line_sku and ship_status != "CANCELLED":
+            shipped += ship["shipped_qty"]
+            delivered += ship["shipped_qty"] if ship_status == "DELIVERED" else 0
+        out["shipments"].append({"shipment_id": sid, "status": ship_status, "match_status": match,
+                                 "promised_delivery_time": line.fields.get("promised_delivery_time") if line else None,
+                                 **{k: ship.get(k) for k in ("sku", "warehouse_id", "carrier_id", "shipped_qty",
+                                                              "eta", "delivered_time", "last_time")}})
+        alert_type = MATCH_ALERTS.get(match)
+        if alert_type:
+            _alert(book, out, alert_type, HIGH, "SHIPMENT", sid, trigger, detected_at, shipment=ship, shipment_id=sid,
+                   message=f"Shipment {sid} ({ship['sku']}, {ship['carrier_id']}) to PO {book['po_id']} line "
+                           f"{book['po_line']}: {match.replace('_', ' ').lower()}")
+    if line is not None:
+        ordered = line.fields.get("ordered_qty") or 0
+        out["po_lines"].append({
+            **line.fields, "status": status, "version": line.version, "shipped_qty": shipped,
+            "delivered_qty": delivered, "received_qty": 0, "open_qty": open_qty(status, ordered, 0),
+            "fulfillment_status": fulfillment_status(status, ordered, delivered),
+            "last_event_time": max([v["event_time"] for v in book["versions"]]
+                                   + [s["last_time"] for s in book["shipments"].values()]),
+        })
+        if is_over_shipped(ordered, shipped):
+            entity = f"{book['po_id']}#{book['po_line']}"
+            _alert(book, out, "OVER_SHIPMENT", MEDIUM, "PO_LINE", entity, trigger, detected_at, line_sku=line_sku,
+                   message=f"PO {book['po_id']} line {book['po_line']}: {shipped} EA shipped against {ordered} "
+                           f"ordered (more than 2 % over)", details={"shipped_qty": shipped, "ordered_qty": ordered})
+    return out
+
+
+def _alert(book, out, alert_type, severity, entity_type, entity, trigger, detected_at, *, message, shipment=None,
+           shipment_id=None, line_sku=None, details=None) -> None:
+    aid = alert_id(alert_type, entity)  # once per entity
+    if aid in book["alerts"]:
+        return
+    book["alerts"].append(aid)
+    line = _line(book)
+    out["alerts"].append({
+        "alert_id": aid, "alert_type": alert_type, "severity": severity, "entity_type": entity_type,
+        "entity_id": entity, "event_time": trigger["event_time"], "detected_at": detected_at,
+        "sku": (shipment or {}).get("sku") or line_sku, "warehouse_id": (shipment or {}).get("warehouse_id")
+        or (line.fields.get("warehouse_id") if line else None),
+        "po_id": book["po_id"], "po_line": book["po_line"], "shipment_id": shipment_id,
+        "supplier_id": line.fields.get("supplier_id") if line else None,
+        "carrier_id": (shipment or {}).get("carrier_id"), "trigger_event_id": trigger["event_id"],
+        "message": message, "details": json.dumps(details or {}, sort_keys=True),
+    })
