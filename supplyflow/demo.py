@@ -26,6 +26,13 @@ def _dlq_by_code(settings: config.Settings, since: dict[tuple[str, int], int]) -
         ).fetchall()
 
 
+def _alerts_by_type(settings: config.Settings) -> list[tuple[str, str, int]]:
+    import psycopg
+
+    with psycopg.connect(**settings.pg_conninfo()) as conn:
+        return conn.execute("select alert_type, severity, count(*) from scm.alerts group by 1, 2 order by 1, 2").fetchall()
+
+
 def main(settings: config.Settings, scenario: str = "demo", seed: int = 7) -> int:
     """Run the demo end to end; returns the exit code."""
     from testdata import generator
@@ -53,6 +60,8 @@ def main(settings: config.Settings, scenario: str = "demo", seed: int = 7) -> in
     print(f"  duplicates   {'(dropped by event_id)':<28} {produced - accepted - sum(n for _, n in rejected):>7}")
     for code, n in rejected:
         print(f"  DLQ          {code:<28} {n:>7}")
+    for alert_type, severity, n in _alerts_by_type(settings):
+        print(f"  alerts       {alert_type + ' (' + severity + ')':<34} {n:>7}")
     expected = data.counts()
     print(f"  (the scenario labels {sum(v for k, v in expected.items() if k not in ('valid', 'duplicate'))} "
           f"records as invalid and {expected.get('duplicate', 0)} as duplicates)")
