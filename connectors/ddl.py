@@ -56,20 +56,15 @@ def raw_kafka_source(
         "src_offset BIGINT METADATA FROM 'offset' VIRTUAL",
         "src_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL",
     ] + (["proc_time AS PROCTIME()"] if proc_time else [])
-    options = {
-        "connector": "kafka",
-        "topic": topic,
-        "properties.group.id": group_id,
-        "properties.isolation.level": "read_committed",
+    options = _read_committed_source(topic, settings, group_id, {
         "scan.startup.mode": "group-offsets" if from_group_offsets else "earliest-offset",
         "key.format": "raw",
         "key.fields": "record_key",
         "value.format": "raw",
         "value.fields-include": "EXCEPT_KEY",
-    }
+    })
     if from_group_offsets:
         options["properties.auto.offset.reset"] = "earliest"
-    options.update({f"properties.{k}": v for k, v in settings.kafka_flink_properties().items()})
     if bounded and end_offsets is not None:
         options["scan.bounded.mode"] = "specific-offsets"
         options["scan.bounded.specific-offsets"] = ";".join(
@@ -88,37 +83,52 @@ def kafka_json_sink(
     transactional_id_prefix: str,
 ) -> str:
     """An append-only, EXACTLY_ONCE Kafka sink writing JSON values keyed by key_field (raw)."""
-    options = {
-        "connector": "kafka",
-        "topic": topic,
+    options = _exactly_once_sink(topic, settings, transactional_id_prefix, {
         "key.format": "raw",
         "key.fields": key_field,
         "value.format": "json",
         "value.fields-include": "ALL",
         "value.json.timestamp-format.standard": "ISO-8601",
         "value.json.encode.decimal-as-plain-number": "true",
-        "sink.delivery-guarantee": "exactly-once",
-        "sink.transactional-id-prefix": transactional_id_prefix,
-        "properties.transaction.timeout.ms": str(config.SINK_TRANSACTION_TIMEOUT_MS),
-    }
-    options.update({f"properties.{k}": v for k, v in settings.kafka_flink_properties().items()})
+    })
     return f"CREATE TEMPORARY TABLE {quote(table)} (\n{_columns(columns)}\n) {_with(options)}"
+
+
+def _kafka(topic: str, settings: config.Settings, options: dict[str, str]) -> dict[str, str]:
+    """Kafka connector options for topic, with the client settings (bootstrap, SASL/SSL)."""
+    out = {"connector": "kafka", "topic": topic, **options}
+    out.update({f"properties.{k}": v for k, v in settings.kafka_flink_properties().items()})
+    return out
+
+
+def _exactly_once_sink(topic: str, settings: config.Settings, prefix: str, options: dict[str, str]) -> dict[str, str]:
+    """Sink options: transactions with a unique id prefix and a timeout below the broker's."""
+    return _kafka(topic, settings, {
+        **options,
+        "sink.delivery-guarantee": "exactly-once",
+        "sink.transactional-id-prefix": prefix,
+        "properties.transaction.timeout.ms": str(config.SINK_TRANSACTION_TIMEOUT_MS),
+    })
+
+
+def _read_committed_source(topic: str, settings: config.Settings, group_id: str,
+                           options: dict[str, str]) -> dict[str, str]:
+    """Source options: a consumer group and isolation.level=read_committed."""
+    return _kafka(topic, settings, {
+        "properties.group.id": group_id,
+        "properties.isolation.level": "read_committed",
+        **options,
+    })
 
 
 def kafka_raw_sink(table: str, topic: str, settings: config.Settings, transactional_id_prefix: str) -> str:
     """An append-only, EXACTLY_ONCE Kafka sink of (record_key BYTES, record_value BYTES)."""
-    options = {
-        "connector": "kafka",
-        "topic": topic,
+    options = _exactly_once_sink(topic, settings, transactional_id_prefix, {
         "key.format": "raw",
         "key.fields": "record_key",
         "value.format": "raw",
         "value.fields-include": "EXCEPT_KEY",
-        "sink.delivery-guarantee": "exactly-once",
-        "sink.transactional-id-prefix": transactional_id_prefix,
-        "properties.transaction.timeout.ms": str(config.SINK_TRANSACTION_TIMEOUT_MS),
-    }
-    options.update({f"properties.{k}": v for k, v in settings.kafka_flink_properties().items()})
+    })
     return f"CREATE TEMPORARY TABLE {quote(table)} (\n  record_key BYTES,\n  record_value BYTES\n) {_with(options)}"
 
 
@@ -180,15 +190,10 @@ def valid_events_source(table: str, topic: str, columns: Sequence[str], settings
         "rowtime AS TO_TIMESTAMP_LTZ(event_time, 3)",
         f"WATERMARK FOR rowtime AS rowtime - INTERVAL '{out_of_orderness_s}' SECOND",
     ]
-    options = {
-        "connector": "kafka",
-        "topic": topic,
-        "properties.group.id": group_id,
-        "properties.isolation.level": "read_committed",
+    options = _read_committed_source(topic, settings, group_id, {
         "scan.startup.mode": "earliest-offset",
         "value.format": "json",
-    }
-    options.update({f"properties.{k}": v for k, v in settings.kafka_flink_properties().items()})
+    })
     if bounded:
         options["scan.bounded.mode"] = "latest-offset"
     return f"CREATE TEMPORARY TABLE {quote(table)} (\n{_columns(cols)}\n) {_with(options)}"

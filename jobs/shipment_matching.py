@@ -6,7 +6,11 @@ event-time watermark, keys them by PO line, and applies them per line in event-t
 Writes `scm.po_lines` and `scm.shipment_status` (upserts), the `scm.shipment-status`
 topic and the matching alerts to `scm.alerts.matching` (exactly-once) and `scm.alerts`.
 
-Not yet: received_qty from RECEIPT movements, state TTL, the injected-failure test.
+RECEIPT movements count towards received_qty once joined to the shipment they reference
+(a shipment covers one PO line, so shipment_id → line is fixed). State is bounded: a
+closed line (cancelled, or delivered in full with every shipment finished) is forgotten
+`SUPPLYFLOW_MATCHING_TTL_DAYS` (default 30) days of event time after its last event.
+Not yet: the injected-failure test.
 
 End of input is not silence (SPEC §4): when a bounded run ends, Flink sends a final
 watermark of +∞ and every pending timer fires. Which orphan timers the real watermarks
@@ -31,16 +35,26 @@ NAME = "shipment-matching"
 MAX_WATERMARK = 2**63 - 1
 OUT_OF_ORDERNESS_MS = 5_000
 
-# One stream of both event kinds, in a common shape, keyed by line downstream.
+# One stream of the three event kinds, in a common shape, keyed by line downstream.
+# Receipts find their line through the shipment they reference: an append-only join with
+# every event of that shipment (a shipment covers one line, so all give the same line);
+# the copies carry the receipt's event_id and count once (udfs/line_book.apply_receipt).
 _EVENTS = """
 SELECT 'PO' AS kind, event_id, event_type, event_time, po_id, po_line, version, supplier_id, warehouse_id, sku,
        ordered_qty AS qty, promised_delivery_time, CAST(NULL AS STRING) AS shipment_id,
-       CAST(NULL AS STRING) AS carrier_id, CAST(NULL AS BIGINT) AS eta, rowtime
+       CAST(NULL AS STRING) AS carrier_id, CAST(NULL AS BIGINT) AS eta
 FROM valid_purchase_orders
 UNION ALL
 SELECT 'SH', event_id, event_type, event_time, po_id, po_line, CAST(NULL AS INT), CAST(NULL AS STRING),
-       warehouse_id, sku, shipped_qty, CAST(NULL AS BIGINT), shipment_id, carrier_id, eta, rowtime
+       warehouse_id, sku, shipped_qty, CAST(NULL AS BIGINT), shipment_id, carrier_id, eta
 FROM valid_shipment_events
+UNION ALL
+SELECT 'RC', r.event_id, r.event_type, r.event_time, s.po_id, s.po_line, CAST(NULL AS INT), CAST(NULL AS STRING),
+       r.warehouse_id, r.sku, r.quantity, CAST(NULL AS BIGINT), r.reference_id, CAST(NULL AS STRING),
+       CAST(NULL AS BIGINT)
+FROM valid_inventory_movements AS r
+JOIN valid_shipment_events AS s ON r.reference_id = s.shipment_id
+WHERE r.event_type = 'RECEIPT'
 """
 
 PO_LINE_COLUMNS = [
@@ -78,7 +92,7 @@ def _typed_select(columns: list[str], kind: str) -> str:
     return f"SELECT {', '.join(exprs)} FROM matching_out WHERE kind = '{kind}'"
 
 
-def _process_function(final_watermark: int | None):
+def _process_function(final_watermark: int | None, ttl_ms: int):
     from pyflink.common import Row, Types
     from pyflink.datastream import KeyedProcessFunction
     from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
@@ -93,7 +107,6 @@ def _process_function(final_watermark: int | None):
 
         def process_element(self, row, ctx):
             event = row.as_dict()
-            event.pop("rowtime", None)
             pending = json.loads(self.buffer.get(event["event_time"]) or "[]")
             pending.append(event)
             self.buffer.put(event["event_time"], json.dumps(pending))
@@ -105,23 +118,37 @@ def _process_function(final_watermark: int | None):
             if pending:
                 self.buffer.remove(timestamp)
             end_of_input = ctx.timer_service().current_watermark() >= MAX_WATERMARK
-            # POs before shipments at the same instant; then by version and event id
-            pending.sort(key=lambda e: (e["kind"] != "PO", e.get("version") or 0, e["event_id"]))
+            # did event time really pass `timestamp`, or did the bounded input just end?
+            time_passed = not end_of_input or (final_watermark is not None and timestamp <= final_watermark)
+            # POs, then shipments, then receipts at the same instant; then by version and event id
+            pending.sort(key=lambda e: (("PO", "SH", "RC").index(e["kind"]), e.get("version") or 0, e["event_id"]))
             for event in pending:
                 if book is None:
                     book = line_book.new_book(event["po_id"], event["po_line"])
                 if event["kind"] == "PO":
                     line_book.apply_po(book, {**event, "ordered_qty": event["qty"]})
+                elif event["kind"] == "RC":
+                    line_book.apply_receipt(book, {**event, "reference_id": event["shipment_id"], "quantity": event["qty"]})
                 elif line_book.apply_shipment(book, {**event, "shipped_qty": event["qty"]}):
                     # the orphan timer: only time passing can fire it, never the end of input
                     ctx.timer_service().register_event_time_timer(event["event_time"] + ORPHAN_AFTER_MS)
             if book is None:
                 return
-            if not end_of_input or (final_watermark is not None and timestamp <= final_watermark):
+            if not pending and time_passed and line_book.is_closed(book) \
+                    and timestamp >= line_book.last_event_time(book) + ttl_ms:
+                self.book.clear()  # state TTL of a closed line (event time)
+                return
+            if time_passed:
                 line_book.mark_orphans(book, timestamp, ORPHAN_AFTER_MS)
             trigger = pending[-1] if pending else {"event_time": timestamp, "event_id": f"orphan-timer:{timestamp}"}
             now_ms = int(time.time() * 1000)
             out = line_book.evaluate(book, trigger, now_ms)
+            expiry = line_book.last_event_time(book) + ttl_ms
+            if line_book.is_closed(book) and book.get("expiry") != expiry:
+                # one TTL timer per expiry time (a timer behind the watermark fires in order
+                # within the same watermark advance, before later events are applied)
+                book["expiry"] = expiry
+                ctx.timer_service().register_event_time_timer(expiry)
             self.book.update(json.dumps(book))
             for kind, rows in out.items():
                 for doc in rows:
@@ -150,7 +177,8 @@ def build(t_env, settings: config.Settings, bounded: bool):
 
     # define the sources
     for topic, table in ((config.PURCHASE_ORDERS, "valid_purchase_orders"),
-                         (config.SHIPMENT_EVENTS, "valid_shipment_events")):
+                         (config.SHIPMENT_EVENTS, "valid_shipment_events"),
+                         (config.INVENTORY_MOVEMENTS, "valid_inventory_movements")):
         t_env.execute_sql(ddl.valid_events_source(
             table, settings.topic(config.VALID_TOPICS[topic]), valid_columns(topic), settings,
             group_id=settings.transactional_id_prefix(NAME, "source"), bounded=bounded,
@@ -161,7 +189,7 @@ def build(t_env, settings: config.Settings, bounded: bool):
     # the rules, per PO line in event-time order
     out = (events
            .key_by(lambda r: f"{r.po_id}#{r.po_line}", key_type=Types.STRING())
-           .process(_process_function(final_watermark), output_type=Types.ROW_NAMED(["kind", "doc"], [Types.STRING(), Types.STRING()]))
+           .process(_process_function(final_watermark, settings.matching_ttl_days * 86_400_000), output_type=Types.ROW_NAMED(["kind", "doc"], [Types.STRING(), Types.STRING()]))
            .name("match-po-lines").uid("shipment-matching/match-po-lines"))
     t_env.create_temporary_view("matching_out", t_env.from_data_stream(out))
 

@@ -87,6 +87,8 @@ class Settings:
     namespace: str = field(default_factory=lambda: _env("SUPPLYFLOW_NAMESPACE", ""))
     # SUPPLYFLOW_DEDUP_WINDOW_MINUTES: how long an accepted event_id is remembered (SPEC §3)
     dedup_window_minutes: int = field(default_factory=lambda: int(_env("SUPPLYFLOW_DEDUP_WINDOW_MINUTES", "10")))
+    # SUPPLYFLOW_MATCHING_TTL_DAYS: event-time days a closed PO line's state is kept
+    matching_ttl_days: int = field(default_factory=lambda: int(_env("SUPPLYFLOW_MATCHING_TTL_DAYS", "30")))
     # SUPPLYFLOW_CACHE_DIR: resolved jars (re-creatable)
     cache_dir: Path = field(default_factory=lambda: Path(_env("SUPPLYFLOW_CACHE_DIR", str(ROOT / ".cache"))))
 

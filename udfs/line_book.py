@@ -2,7 +2,7 @@
 
 Pure Python over plain dicts (JSON-serializable, so the Flink job keeps it as typed string
 state): the shipment-matching job feeds events here in event-time order and emits what
-comes back. Receipts (received_qty) are not wired yet: received_qty stays 0.
+comes back.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def _line(book: dict[str, Any]) -> LineVersion | None:
 
 def new_book(po_id: str, po_line: int) -> dict[str, Any]:
     """An empty line book for (po_id, po_line)."""
-    return {"po_id": po_id, "po_line": po_line, "versions": [], "shipments": {}, "alerts": []}
+    return {"po_id": po_id, "po_line": po_line, "versions": [], "shipments": {}, "receipts": {}, "alerts": []}
 
 
 def apply_po(book: dict[str, Any], event: dict[str, Any]) -> None:
@@ -52,6 +52,33 @@ def apply_shipment(book: dict[str, Any], event: dict[str, Any]) -> bool:
     return first
 
 
+def apply_receipt(book: dict[str, Any], event: dict[str, Any]) -> None:
+    """Record a RECEIPT movement that references one of the line's shipments (by
+    reference_id); a re-sent receipt (same event_id) counts once."""
+    book.setdefault("receipts", {}).setdefault(event["reference_id"], {})[event["event_id"]] = event["quantity"]
+
+
+def is_closed(book: dict[str, Any]) -> bool:
+    """Nothing more is expected: the line is cancelled, or fully delivered with every
+    shipment delivered or cancelled. A closed line's state may expire (state TTL)."""
+    line = _line(book)
+    if line is None:
+        return False
+    if status_of(line) == "CANCELLED":
+        return True
+    statuses = [shipment_status([tuple(e) for e in s["events"]]) for s in book["shipments"].values()]
+    ordered = line.fields.get("ordered_qty") or 0
+    delivered = sum(s["shipped_qty"] for s, st in zip(book["shipments"].values(), statuses)
+                    if st == "DELIVERED" and s["sku"] == line.fields.get("sku"))
+    return bool(statuses) and all(st != "IN_TRANSIT" for st in statuses) and delivered >= ordered
+
+
+def last_event_time(book: dict[str, Any]) -> int:
+    """The greatest event time applied to the book."""
+    return max([v["event_time"] for v in book["versions"]] + [s["last_time"] for s in book["shipments"].values()]
+               + [0])
+
+
 def mark_orphans(book: dict[str, Any], now: int, orphan_after_ms: int) -> None:
     """At event time `now`, shipments still without a line after the grace become ORPHAN."""
     if _line(book) is not None:
@@ -67,7 +94,8 @@ def evaluate(book: dict[str, Any], trigger: dict[str, Any], detected_at: int) ->
     status = status_of(line)
     out: dict[str, list] = {"po_lines": [], "shipments": [], "alerts": []}
     line_sku = line.fields.get("sku") if line else None
-    shipped = delivered = 0
+    shipped = delivered = received = 0
+    receipts = book.get("receipts", {})
     for sid, ship in sorted(book["shipments"].items()):
         ship_status = shipment_status([tuple(e) for e in ship["events"]])
         if line is None:
@@ -75,9 +103,11 @@ def evaluate(book: dict[str, Any], trigger: dict[str, Any], detected_at: int) ->
         else:
             match = match_status(line, ship["sku"], ship["first_time"], ship["last_time"])
         # the line's shipments: those referencing it with the line's sku (SPEC §6)
-        if line is not None and ship["sku"] == line_sku and ship_status != "CANCELLED":
-            shipped += ship["shipped_qty"]
-            delivered += ship["shipped_qty"] if ship_status == "DELIVERED" else 0
+        if line is not None and ship["sku"] == line_sku:
+            received += sum(receipts.get(sid, {}).values())
+            if ship_status != "CANCELLED":
+                shipped += ship["shipped_qty"]
+                delivered += ship["shipped_qty"] if ship_status == "DELIVERED" else 0
         out["shipments"].append({"shipment_id": sid, "status": ship_status, "match_status": match,
                                  "promised_delivery_time": line.fields.get("promised_delivery_time") if line else None,
                                  **{k: ship.get(k) for k in ("sku", "warehouse_id", "carrier_id", "shipped_qty",
@@ -91,7 +121,7 @@ def evaluate(book: dict[str, Any], trigger: dict[str, Any], detected_at: int) ->
         ordered = line.fields.get("ordered_qty") or 0
         out["po_lines"].append({
             **line.fields, "status": status, "version": line.version, "shipped_qty": shipped,
-            "delivered_qty": delivered, "received_qty": 0, "open_qty": open_qty(status, ordered, 0),
+            "delivered_qty": delivered, "received_qty": received, "open_qty": open_qty(status, ordered, received),
             "fulfillment_status": fulfillment_status(status, ordered, delivered),
             "last_event_time": max([v["event_time"] for v in book["versions"]]
                                    + [s["last_time"] for s in book["shipments"].values()]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from supplyflow import config
 from supplyflow.errors import SupplyflowError
 
@@ -35,11 +37,17 @@ def ensure_topics(settings: config.Settings, extra: dict[str, dict[str, str]] | 
                 ])
             except TopicAlreadyExistsError:
                 pass  # raced with another `stack up`; the check below still holds
-        described = admin.describe_topics(list(wanted))
-        for desc in described:
-            if desc.get("error_code", 0):
-                raise SupplyflowError(f"topic {desc.get('name', desc.get('topic'))} could not be created (error {desc['error_code']})")
-        return missing
+        # a new topic's metadata reaches the broker's cache shortly after creation
+        deadline = time.monotonic() + 30
+        while True:
+            failed = [d for d in admin.describe_topics(list(wanted)) if d.get("error_code", 0)]
+            if not failed:
+                return missing
+            if time.monotonic() > deadline:
+                d = failed[0]
+                raise SupplyflowError(f"topic {d.get('name', d.get('topic'))} could not be created "
+                                      f"(Kafka error {d['error_code']}): see the broker log")
+            time.sleep(0.2)
     finally:
         admin.close()
 

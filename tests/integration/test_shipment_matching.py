@@ -34,6 +34,12 @@ def ship(eid, sid, po_id, t, qty=60, sku="SKUAAAA1", event_type="DISPATCHED", li
     return Record(config.SHIPMENT_EVENTS, sid.encode(), json.dumps(body).encode(), "valid", eid)
 
 
+def receipt(eid, sid, t, qty=50):
+    body = {"event_id": eid, "event_type": "RECEIPT", "event_time": t, "source_system": "wms", "sku": "SKUAAAA1",
+            "warehouse_id": "WH-DAL", "quantity": qty, "uom": "EA", "reference_id": sid}
+    return Record(config.INVENTORY_MOVEMENTS, b"SKUAAAA1|WH-DAL", json.dumps(body).encode(), "valid", eid)
+
+
 # produced in this order (arrival order differs from event-time order on purpose)
 EVENTS = [
     po("p1", "PO-1", T0),
@@ -47,6 +53,9 @@ EVENTS = [
     ship("s6", "SH-6", "PO-1", T0 + 4 * H, qty=50),                      # 60 + 50 > 102: OVER_SHIPMENT
     ship("s6d", "SH-6", "PO-1", T0 + 30 * H, qty=50, event_type="DELIVERED"),
     ship("s7", "SH-7", "PO-8", T0 + 29 * H),                             # no PO, < 24 h before the end
+    receipt("r6", "SH-6", T0 + 31 * H),                                  # goods received: received_qty
+    receipt("r6", "SH-6", T0 + 31 * H),                                  # the same receipt re-sent
+    receipt("r0", "SH-0", T0 + 31 * H),                                  # references no shipment: no line
 ]
 
 
@@ -67,9 +76,10 @@ def test_shipment_match_statuses(matched):
 def test_po_line_totals_and_fulfillment(matched):
     with psycopg.connect(**matched.pg_conninfo()) as conn:
         rows = {r[0]: r[1:] for r in conn.execute(
-            "select po_id, status, shipped_qty, delivered_qty, open_qty, fulfillment_status from scm.po_lines")}
-    assert rows["PO-1"] == ("OPEN", 110, 50, 100, "PARTIALLY_DELIVERED")   # SH-4's other sku not counted
-    assert rows["PO-3"][0] == "CANCELLED" and rows["PO-3"][3:] == (0, "CANCELLED")
+            "select po_id, status, shipped_qty, delivered_qty, received_qty, open_qty, fulfillment_status"
+            " from scm.po_lines")}
+    assert rows["PO-1"] == ("OPEN", 110, 50, 50, 50, "PARTIALLY_DELIVERED")  # SH-4's other sku not counted
+    assert rows["PO-3"][0] == "CANCELLED" and rows["PO-3"][4:] == (0, "CANCELLED")
 
 
 def test_matching_alerts_once_each_in_topic_and_table(matched):
@@ -90,7 +100,7 @@ def _snapshot(settings):
         ships = conn.execute("select shipment_id, po_id, po_line, sku, shipped_qty, status, match_status,"
                              " current_eta, delivered_time, last_event_time from scm.shipment_status"
                              " order by shipment_id").fetchall()
-        lines = conn.execute("select po_id, po_line, status, version, shipped_qty, delivered_qty, open_qty,"
+        lines = conn.execute("select po_id, po_line, status, version, shipped_qty, delivered_qty, received_qty, open_qty,"
                              " fulfillment_status, last_event_time from scm.po_lines order by 1, 2").fetchall()
         alerts = conn.execute("select alert_id, alert_type, severity, entity_id, event_time, trigger_event_id,"
                               " message, details from scm.alerts order by alert_id").fetchall()
@@ -102,3 +112,19 @@ def test_replay_at_parallelism_2_gives_identical_tables_and_alerts(matched, name
     produce(other, EVENTS, progress=False)
     runner.run(["edge", "shipment-matching"], other, bounded=True, parallelism=2)
     assert _snapshot(other) == _snapshot(matched)
+
+
+@pytest.mark.parametrize("ttl_days, expected", [
+    (30, "PO_CANCELLED"),   # the cancelled line is still known 28 h later
+    (1, "PENDING_PO"),      # closed 1 day of event time before: its state has expired
+])
+def test_closed_line_state_expires_after_the_ttl(namespaces, ttl_days, expected):
+    import dataclasses
+
+    settings = dataclasses.replace(namespaces(), matching_ttl_days=ttl_days)
+    produce(settings, [po("q1", "PO-5", T0), po("q2", "PO-5", T0 + 1 * H, event_type="PO_CANCELLED", version=2),
+                       ship("q3", "SH-10", "PO-5", T0 + 29 * H), po("q4", "PO-6", T0 + 40 * H)], progress=False)
+    runner.run(["edge", "shipment-matching"], settings, bounded=True)
+    with psycopg.connect(**settings.pg_conninfo()) as conn:
+        (status,) = conn.execute("select match_status from scm.shipment_status where shipment_id = 'SH-10'").fetchone()
+    assert status == expected
