@@ -10,7 +10,10 @@ RECEIPT movements count towards received_qty once joined to the shipment they re
 (a shipment covers one PO line, so shipment_id → line is fixed). State is bounded: a
 closed line (cancelled, or delivered in full with every shipment finished) is forgotten
 `SUPPLYFLOW_MATCHING_TTL_DAYS` (default 30) days of event time after its last event.
-Not yet: the injected-failure test.
+
+Fault injection (tests only): with SUPPLYFLOW_INJECT_FAILURE=<marker file>, the first time
+an event with event_id `inject-failure` is applied the task fails once (the marker file
+records it), so Flink restarts from the last checkpoint; outputs must still be exact.
 
 End of input is not silence (SPEC §4): when a bounded run ends, Flink sends a final
 watermark of +∞ and every pending timer fires. Which orphan timers the real watermarks
@@ -23,6 +26,7 @@ by a query before the run. Two runs therefore agree, whatever the parallelism.
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from connectors import ddl
@@ -33,6 +37,7 @@ from udfs.matching import ORPHAN_AFTER_MS
 
 NAME = "shipment-matching"
 MAX_WATERMARK = 2**63 - 1
+FAULT_EVENT_ID = "inject-failure"
 OUT_OF_ORDERNESS_MS = 5_000
 
 # One stream of the three event kinds, in a common shape, keyed by line downstream.
@@ -92,7 +97,7 @@ def _typed_select(columns: list[str], kind: str) -> str:
     return f"SELECT {', '.join(exprs)} FROM matching_out WHERE kind = '{kind}'"
 
 
-def _process_function(final_watermark: int | None, ttl_ms: int):
+def _process_function(final_watermark: int | None, ttl_ms: int, fault_marker: str | None):
     from pyflink.common import Row, Types
     from pyflink.datastream import KeyedProcessFunction
     from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
@@ -123,6 +128,9 @@ def _process_function(final_watermark: int | None, ttl_ms: int):
             # POs, then shipments, then receipts at the same instant; then by version and event id
             pending.sort(key=lambda e: (("PO", "SH", "RC").index(e["kind"]), e.get("version") or 0, e["event_id"]))
             for event in pending:
+                if fault_marker and event["event_id"] == FAULT_EVENT_ID and not os.path.exists(fault_marker):
+                    open(fault_marker, "w").close()
+                    raise RuntimeError("injected failure (SUPPLYFLOW_INJECT_FAILURE)")
                 if book is None:
                     book = line_book.new_book(event["po_id"], event["po_line"])
                 if event["kind"] == "PO":
@@ -189,7 +197,8 @@ def build(t_env, settings: config.Settings, bounded: bool):
     # the rules, per PO line in event-time order
     out = (events
            .key_by(lambda r: f"{r.po_id}#{r.po_line}", key_type=Types.STRING())
-           .process(_process_function(final_watermark, settings.matching_ttl_days * 86_400_000), output_type=Types.ROW_NAMED(["kind", "doc"], [Types.STRING(), Types.STRING()]))
+           .process(_process_function(final_watermark, settings.matching_ttl_days * 86_400_000,
+                                      os.environ.get("SUPPLYFLOW_INJECT_FAILURE")), output_type=Types.ROW_NAMED(["kind", "doc"], [Types.STRING(), Types.STRING()]))
            .name("match-po-lines").uid("shipment-matching/match-po-lines"))
     t_env.create_temporary_view("matching_out", t_env.from_data_stream(out))
 
