@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from types import ModuleType
 
 from supplyflow import config, flinkconf
@@ -97,6 +98,22 @@ def submit(name: str, settings: config.Settings, bounded: bool, parallelism: int
     return result
 
 
+_CHECKPOINT_LINE = re.compile(r"Completed checkpoint \d+ for job (?P<job>[0-9a-f]+) \((?P<bytes>\d+) bytes")
+
+
+def last_checkpoint_bytes(settings: config.Settings, job_id: str) -> int | None:
+    """The size of the job's last completed checkpoint, from the embedded cluster's log."""
+    size = None
+    for log in sorted((settings.data_dir / "flink" / "log").glob("flink-*-python-*.log")):
+        with open(log, errors="replace") as f:
+            for line in f:
+                if "Completed checkpoint" in line:
+                    m = _CHECKPOINT_LINE.search(line)
+                    if m and m["job"] == job_id:
+                        size = int(m["bytes"])
+    return size
+
+
 def run(names: list[str], settings: config.Settings, bounded: bool, parallelism: int = 1) -> None:
     """Run the named jobs on the embedded cluster and wait for them.
 
@@ -104,11 +121,13 @@ def run(names: list[str], settings: config.Settings, bounded: bool, parallelism:
     job reads its inputs complete; unbounded runs start together."""
     if bounded:
         for name in names:
-            submit(name, settings, bounded, parallelism).wait()
+            result = submit(name, settings, bounded, parallelism)
+            result.wait()
             finished = getattr(job_module(name), "on_finished", None)
             if finished:
                 finished(settings)
-            print(f"  {name} finished", flush=True)
+            size = last_checkpoint_bytes(settings, str(result.get_job_client().get_job_id()))
+            print(f"  {name} finished" + (f" (state in its last checkpoint: {size:,} bytes)" if size else ""), flush=True)
         return
     results = [(name, submit(name, settings, bounded, parallelism)) for name in names]
     for name, result in results:
