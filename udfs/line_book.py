@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from udfs.alerts import alert_id
+from udfs.eta import table_severity, variance_minutes
 from udfs.matching import MATCH_ALERTS, match_status, shipment_status
 from udfs.po_lines import LineVersion, fulfillment_status, is_over_shipped, line_as_of, open_qty, status_of
 
@@ -108,8 +109,11 @@ def evaluate(book: dict[str, Any], trigger: dict[str, Any], detected_at: int) ->
             if ship_status != "CANCELLED":
                 shipped += ship["shipped_qty"]
                 delivered += ship["shipped_qty"] if ship_status == "DELIVERED" else 0
+        promised = line.fields.get("promised_delivery_time") if line else None
+        variance = variance_minutes(ship.get("delivered_time") or ship.get("eta"), promised)
         out["shipments"].append({"shipment_id": sid, "status": ship_status, "match_status": match,
-                                 "promised_delivery_time": line.fields.get("promised_delivery_time") if line else None,
+                                 "promised_delivery_time": promised, "eta_variance_minutes": variance,
+                                 "eta_severity": table_severity(variance),
                                  **{k: ship.get(k) for k in ("sku", "warehouse_id", "carrier_id", "shipped_qty",
                                                               "eta", "delivered_time", "last_time")}})
         alert_type = MATCH_ALERTS.get(match)

@@ -73,6 +73,15 @@ def test_shipment_match_statuses(matched):
                     "SH-5": "PO_CANCELLED", "SH-6": "MATCHED", "SH-7": "PENDING_PO"}
 
 
+def test_eta_columns_kept_current(matched):
+    with psycopg.connect(**matched.pg_conninfo()) as conn:
+        rows = {r[0]: r[1:] for r in conn.execute(
+            "select shipment_id, eta_variance_minutes, eta_severity from scm.shipment_status")}
+    assert rows["SH-1"] == (-120, "NONE")          # ETA 2 h before the promise
+    assert rows["SH-6"] == (-42 * 60, "NONE")      # delivered 42 h early: the delivery time counts
+    assert rows["SH-3"] == (None, "NONE")          # no line: no promise to compare with
+
+
 def test_po_line_totals_and_fulfillment(matched):
     with psycopg.connect(**matched.pg_conninfo()) as conn:
         rows = {r[0]: r[1:] for r in conn.execute(
