@@ -20,6 +20,7 @@ from supplyflow.errors import SupplyflowError
 JOB_MODULES = {
     "edge": "jobs.edge",
     "shipment-matching": "jobs.shipment_matching",
+    "eta-exceptions": "jobs.eta_exceptions",
 }
 
 

@@ -18,9 +18,14 @@ from udfs.po_lines import LineVersion, fulfillment_status, is_over_shipped, line
 HIGH, MEDIUM = "HIGH", "MEDIUM"
 
 
+def line_at(book: dict[str, Any], t: int | None = None) -> LineVersion | None:
+    """The line's state as of event time t (now, when t is None)."""
+    return line_as_of((LineVersion(v["event_time"], v["version"], v["event_type"], v["fields"])
+                       for v in book["versions"]), t)
+
+
 def _line(book: dict[str, Any]) -> LineVersion | None:
-    return line_as_of(LineVersion(v["event_time"], v["version"], v["event_type"], v["fields"])
-                      for v in book["versions"])
+    return line_at(book)
 
 
 def new_book(po_id: str, po_line: int) -> dict[str, Any]:

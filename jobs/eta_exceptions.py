@@ -1,0 +1,103 @@
+"""The `eta-exceptions` job (SPEC §6 "ETA variance").
+
+Per PO line in event-time order (jobs/line_events.py): on each DISPATCHED or ETA_UPDATED
+event of a shipment MATCHED as of that event's time, the variance against the line's
+promised time *as of that time* (a later PO update does not rewrite a decided alert)
+gives a level; a change of level raises ETA_VARIANCE or ETA_RECOVERED; a DELIVERED more
+than 2 h late raises LATE_DELIVERY once; 12 h of event-time silence raises STALE_TRACKING,
+re-armed by the next event, never by the end of a bounded input. Rules: udfs/eta.py.
+Alerts go to `scm.alerts.eta` (exactly-once) and `scm.alerts`.
+
+    supplyflow run eta-exceptions [--bounded]     (after the edge)
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from jobs import line_events
+from jobs.shipment_matching import ALERT_COLUMNS
+from supplyflow import config
+from udfs import eta, line_book
+from udfs.matching import match_status
+
+NAME = "eta-exceptions"
+
+
+def _utc(ms: int | None) -> str:
+    return "unknown" if ms is None else datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def message(alert: dict, ship: dict, book: dict) -> str:
+    """One readable line, e.g. "Shipment SH-1 to WH-DAL (PO-7 line 1, DHL) is now 27 h late
+    against the promised 2026-10-04 10:00 UTC"."""
+    d = alert["details"]
+    who = (f"Shipment {alert['entity_id']} to {ship.get('warehouse_id')} "
+           f"(PO {book['po_id']} line {book['po_line']}, {ship.get('carrier_id')})")
+    promised = _utc(d.get("promised_delivery_time"))
+    if alert["alert_type"] == "ETA_VARIANCE":
+        return f"{who} is now {d['variance_minutes'] // 60} h late against the promised {promised}"
+    if alert["alert_type"] == "ETA_RECOVERED":
+        return f"{who} is back within 2 h of the promised {promised}"
+    if alert["alert_type"] == "LATE_DELIVERY":
+        return f"{who} was delivered {d['variance_minutes'] // 60} h after the promised {promised}"
+    return f"{who} has sent no tracking event since {_utc(d.get('silent_since'))}"
+
+
+class EtaRules:
+    """Line book plus one udfs.eta tracker per shipment, behind jobs/line_events.py."""
+
+    def __init__(self, ttl_ms: int):
+        self.ttl_ms = ttl_ms
+
+    def new_state(self, event: dict) -> dict:
+        return {"book": line_book.new_book(event["po_id"], event["po_line"]), "trackers": {}, "out": []}
+
+    def apply(self, state: dict, event: dict) -> list[int]:
+        book = state["book"]
+        if event["kind"] == "PO":
+            line_book.apply_po(book, {**event, "ordered_qty": event["qty"]})
+            return []
+        if event["kind"] != "SH":
+            return []
+        line_book.apply_shipment(book, {**event, "shipped_qty": event["qty"]})
+        sid = event["shipment_id"]
+        line = line_book.line_at(book, event["event_time"])  # as of the event's time
+        matched = line is not None and match_status(line, event["sku"], 0, event["event_time"]) == "MATCHED"
+        promised = line.fields.get("promised_delivery_time") if line else None
+        tracker = state["trackers"].setdefault(sid, eta.new_tracker())
+        for alert in eta.on_event(tracker, sid, event, promised, matched):
+            state["out"].append(alert)
+        due = eta.stale_due(tracker)
+        return [due] if due is not None else []
+
+    def on_time(self, state: dict, timestamp: int) -> None:
+        for sid, tracker in sorted(state["trackers"].items()):
+            state["out"].extend(eta.on_time(tracker, sid, timestamp))
+
+    def emit(self, state: dict, trigger: dict, now_ms: int) -> dict[str, list[dict]]:
+        book, rows = state["book"], []
+        line = line_book.line_at(book)
+        for alert in state.pop("out", []):
+            ship = book["shipments"].get(alert["entity_id"], {})
+            rows.append({**alert, "detected_at": now_ms, "message": message(alert, ship, book),
+                         "details": json.dumps(alert["details"], sort_keys=True), "sku": ship.get("sku"),
+                         "warehouse_id": ship.get("warehouse_id"), "carrier_id": ship.get("carrier_id"),
+                         "po_id": book["po_id"], "po_line": book["po_line"], "shipment_id": alert["entity_id"],
+                         "supplier_id": line.fields.get("supplier_id") if line else None})
+        state["out"] = []
+        return {"alerts": rows}
+
+    def expiry(self, state: dict) -> int | None:
+        book = state["book"]
+        return line_book.last_event_time(book) + self.ttl_ms if line_book.is_closed(book) else None
+
+
+def build(t_env, settings: config.Settings, bounded: bool):
+    """Declare sources, the per-line ETA rules and the alert sinks; returns the StatementSet."""
+    line_events.declare(t_env, settings, NAME, bounded, EtaRules(settings.matching_ttl_days * 86_400_000))
+    statements = t_env.create_statement_set()
+    line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
+                          pg_table="alerts", primary_key=["alert_id"], topic=config.ALERTS_ETA, topic_key="entity_id")
+    return statements
