@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 from jobs import line_events
 from jobs.shipment_matching import ALERT_COLUMNS
 from supplyflow import config
-from udfs import eta, line_book
+from supplyflow.errors import SupplyflowError
+from udfs import alerts, eta, line_book
 from udfs.matching import match_status
 
 NAME = "eta-exceptions"
@@ -48,8 +49,10 @@ def message(alert: dict, ship: dict, book: dict) -> str:
 class EtaRules:
     """Line book plus one udfs.eta tracker per shipment, behind jobs/line_events.py."""
 
-    def __init__(self, ttl_ms: int):
+    def __init__(self, ttl_ms: int, thresholds=None, stale_after_ms: int = eta.STALE_AFTER_MS):
         self.ttl_ms = ttl_ms
+        self.thresholds = thresholds or alerts.ETA_LEVELS
+        self.stale_after_ms = stale_after_ms
 
     def new_state(self, event: dict) -> dict:
         return {"book": line_book.new_book(event["po_id"], event["po_line"]), "trackers": {}, "out": []}
@@ -67,14 +70,13 @@ class EtaRules:
         matched = line is not None and match_status(line, event["sku"], 0, event["event_time"]) == "MATCHED"
         promised = line.fields.get("promised_delivery_time") if line else None
         tracker = state["trackers"].setdefault(sid, eta.new_tracker())
-        for alert in eta.on_event(tracker, sid, event, promised, matched):
-            state["out"].append(alert)
-        due = eta.stale_due(tracker)
+        state["out"].extend(eta.on_event(tracker, sid, event, promised, matched, self.thresholds))
+        due = eta.stale_due(tracker, self.stale_after_ms)
         return [due] if due is not None else []
 
     def on_time(self, state: dict, timestamp: int) -> None:
         for sid, tracker in sorted(state["trackers"].items()):
-            state["out"].extend(eta.on_time(tracker, sid, timestamp))
+            state["out"].extend(eta.on_time(tracker, sid, timestamp, self.stale_after_ms))
 
     def emit(self, state: dict, trigger: dict, now_ms: int) -> dict[str, list[dict]]:
         book, rows = state["book"], []
@@ -96,7 +98,14 @@ class EtaRules:
 
 def build(t_env, settings: config.Settings, bounded: bool):
     """Declare sources, the per-line ETA rules and the alert sinks; returns the StatementSet."""
-    line_events.declare(t_env, settings, NAME, bounded, EtaRules(settings.matching_ttl_days * 86_400_000))
+    try:
+        medium, high, critical = (float(h) for h in settings.eta_thresholds_hours.split(","))
+        thresholds = alerts.eta_thresholds(medium, high, critical)
+    except ValueError:
+        raise SupplyflowError(f"SUPPLYFLOW_ETA_THRESHOLDS_HOURS={settings.eta_thresholds_hours!r}: give three rising "
+                              f"numbers of hours for MEDIUM,HIGH,CRITICAL, e.g. 2,24,72") from None
+    rules = EtaRules(settings.matching_ttl_days * 86_400_000, thresholds, int(settings.stale_after_hours * 3_600_000))
+    line_events.declare(t_env, settings, NAME, bounded, rules)
     statements = t_env.create_statement_set()
     line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
                           pg_table="alerts", primary_key=["alert_id"], topic=config.ALERTS_ETA, topic_key="entity_id")

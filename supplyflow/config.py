@@ -89,6 +89,12 @@ class Settings:
     dedup_window_minutes: int = field(default_factory=lambda: int(_env("SUPPLYFLOW_DEDUP_WINDOW_MINUTES", "10")))
     # SUPPLYFLOW_MATCHING_TTL_DAYS: event-time days a closed PO line's state is kept
     matching_ttl_days: int = field(default_factory=lambda: int(_env("SUPPLYFLOW_MATCHING_TTL_DAYS", "30")))
+    # SUPPLYFLOW_ETA_THRESHOLDS_HOURS: "MEDIUM,HIGH,CRITICAL" lateness in hours (SPEC §6)
+    eta_thresholds_hours: str = field(default_factory=lambda: _env("SUPPLYFLOW_ETA_THRESHOLDS_HOURS", "2,24,72"))
+    # SUPPLYFLOW_STALE_AFTER_HOURS: event-time silence before STALE_TRACKING (SPEC §6)
+    stale_after_hours: float = field(default_factory=lambda: float(_env("SUPPLYFLOW_STALE_AFTER_HOURS", "12")))
+    # SUPPLYFLOW_ORPHAN_AFTER_HOURS: grace before a shipment without PO line is ORPHAN (SPEC §6)
+    orphan_after_hours: float = field(default_factory=lambda: float(_env("SUPPLYFLOW_ORPHAN_AFTER_HOURS", "24")))
     # SUPPLYFLOW_CACHE_DIR: resolved jars (re-creatable)
     cache_dir: Path = field(default_factory=lambda: Path(_env("SUPPLYFLOW_CACHE_DIR", str(ROOT / ".cache"))))
 

@@ -6,6 +6,13 @@ from __future__ import annotations
 ETA_LEVELS = (("CRITICAL", 72 * 60), ("HIGH", 24 * 60), ("MEDIUM", 2 * 60))
 
 
+def eta_thresholds(medium_h: float = 2, high_h: float = 24, critical_h: float = 72) -> tuple[tuple[str, int], ...]:
+    """ETA level thresholds (minutes, highest first) from hours; the SPEC's by default."""
+    if not 0 < medium_h < high_h < critical_h:
+        raise ValueError(f"ETA thresholds must rise: {medium_h} < {high_h} < {critical_h} hours")
+    return (("CRITICAL", int(critical_h * 60)), ("HIGH", int(high_h * 60)), ("MEDIUM", int(medium_h * 60)))
+
+
 def entity_id(entity_type: str, *, shipment_id: str | None = None, po_id: str | None = None,
               po_line: int | None = None, sku: str | None = None, warehouse_id: str | None = None) -> str:
     """SPEC §5: shipment_id, "<po_id>#<po_line>" or "<sku>|<warehouse_id>"."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from udfs.alerts import alert_id, eta_level
+from udfs.alerts import ETA_LEVELS, alert_id, eta_level
 
 STALE_AFTER_MS = 12 * 3600 * 1000  # SPEC §6 default: 12 h of event time without an event
 
@@ -43,8 +43,9 @@ def new_tracker() -> dict[str, Any]:
 
 
 def on_event(tracker: dict[str, Any], shipment_id: str, event: dict[str, Any], promised: int | None,
-             matched: bool) -> list[dict[str, Any]]:
-    """Apply one shipment event (in event-time order); returns the alerts it raises."""
+             matched: bool, thresholds=ETA_LEVELS) -> list[dict[str, Any]]:
+    """Apply one shipment event (in event-time order); returns the alerts it raises.
+    `thresholds`: (level, minutes) highest first (udfs.alerts.eta_thresholds)."""
     alerts: list[dict[str, Any]] = []
     was_in_transit = tracker["in_transit"]  # DELIVERED and CANCELLED are terminal
     tracker["last_event_id"], tracker["last_event_time"] = event["event_id"], event["event_time"]
@@ -54,7 +55,7 @@ def on_event(tracker: dict[str, Any], shipment_id: str, event: dict[str, Any], p
         return alerts
     if event["event_type"] in ("DISPATCHED", "ETA_UPDATED") and event.get("eta") is not None:
         minutes = variance_minutes(event["eta"], promised)
-        level = eta_level(minutes)
+        level = eta_level(minutes, thresholds)
         if level != tracker["level"]:
             kind, severity = ("ETA_RECOVERED", "LOW") if level == "NONE" else ("ETA_VARIANCE", level)
             alerts.append(_alert(kind, severity, shipment_id, event, once=False, details={
@@ -63,8 +64,8 @@ def on_event(tracker: dict[str, Any], shipment_id: str, event: dict[str, Any], p
             tracker["level"] = level
     if event["event_type"] == "DELIVERED" and was_in_transit and not tracker["late_sent"]:
         minutes = variance_minutes(event["event_time"], promised)
-        if minutes is not None and minutes > 120:
-            alerts.append(_alert("LATE_DELIVERY", eta_level(minutes), shipment_id, event, once=True, details={
+        if minutes is not None and minutes > thresholds[-1][1]:  # later than the MEDIUM threshold
+            alerts.append(_alert("LATE_DELIVERY", eta_level(minutes, thresholds), shipment_id, event, once=True, details={
                 "variance_minutes": minutes, "promised_delivery_time": promised,
                 "delivered_time": event["event_time"]}))
             tracker["late_sent"] = True

@@ -43,11 +43,14 @@ EVENTS = [
     eta_event("c1", "SH-3", "PO-2", T0 + 2 * H, T0 + 10 * H, "DISPATCHED"),    # then silence: STALE at +12 h
     eta_event("d1", "SH-4", "PO-9", T0 + 3 * H, T0 + 200 * H, "DISPATCHED"),   # no PO: no ETA alert; stale
     eta_event("e1", "SH-5", "PO-2", T0 + 29 * H, T0 + 10 * H, "DISPATCHED"),   # silent < 12 h at the end
+    eta_event("f2", "SH-6", "PO-2", T0 + 20 * H + 2000, T0 + 40 * H, "ETA_UPDATED"),  # arrives first, 2 s
+    eta_event("f1", "SH-6", "PO-2", T0 + 20 * H, T0 + 13 * H, "DISPATCHED"),   # ... after the earlier event
     po("p3", "PO-3", T0 + 30 * H),                                             # event time moves on
 ]
 WANT = {
     "ETA_VARIANCE:SH-1:a1": "MEDIUM", "ETA_VARIANCE:SH-1:a3": "HIGH", "ETA_RECOVERED:SH-1:a5": "LOW",
     "LATE_DELIVERY:SH-2": "MEDIUM", "STALE_TRACKING:SH-3:c1": "MEDIUM", "STALE_TRACKING:SH-4:d1": "MEDIUM",
+    "ETA_VARIANCE:SH-6:f1": "MEDIUM", "ETA_VARIANCE:SH-6:f2": "HIGH",  # applied in event-time order
 }  # SH-5: early and silent for less than 12 h when the input ends: nothing
 
 
@@ -74,3 +77,16 @@ def test_alert_rows_have_readable_messages_and_numbers(eta_run):
                        "2026-10-04 08:00 UTC")
     assert details["variance_minutes"] == 30 * 60 and details["level"] == "HIGH"
     assert "delivered 3 h after" in rows["LATE_DELIVERY:SH-2"][0]
+
+
+def test_exactly_once_through_an_injected_failure(eta_run, namespaces, tmp_path, monkeypatch):
+    """The task fails once mid-stream and restarts from its last checkpoint: the same
+    alerts, each read_committed exactly once."""
+    settings = namespaces()
+    marker = tmp_path / "failed-once"
+    monkeypatch.setenv("SUPPLYFLOW_INJECT_FAILURE", str(marker))
+    produce(settings, EVENTS + [po("inject-failure", "PO-7", T0 + 25 * H)], progress=False)
+    runner.run(["edge", "eta-exceptions"], settings, bounded=True)
+    assert marker.exists()
+    records = kafka_io.read_all(settings, settings.topic(config.ALERTS_ETA))
+    assert sorted(json.loads(r.value)["alert_id"] for r in records) == sorted(WANT)

@@ -85,3 +85,16 @@ def test_delivered_shipments_never_go_stale():
 def test_table_columns(actual, minutes, severity):
     assert eta.variance_minutes(actual, PROMISED) == minutes
     assert eta.table_severity(minutes) == severity
+
+
+def test_thresholds_are_configurable_and_must_rise():
+    from udfs.alerts import eta_thresholds
+
+    custom = eta_thresholds(1, 6, 12)
+    tracker = eta.new_tracker()
+    (alert,) = eta.on_event(tracker, "SH-1", ev(1, "DISPATCHED", PROMISED + 7 * H), PROMISED, True, custom)
+    assert alert["severity"] == "HIGH"
+    assert eta.on_event(tracker, "SH-1", ev(2, "DELIVERED", t=PROMISED + 61 * M), PROMISED, True, custom)[0][
+        "alert_type"] == "LATE_DELIVERY"  # more than the 1 h MEDIUM threshold
+    with pytest.raises(ValueError):
+        eta_thresholds(24, 2, 72)
