@@ -53,4 +53,4 @@ test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(VENV)/bin/ruff check supplyflow jobs udfs connectors testdata tests
+	$(VENV)/bin/ruff check supplyflow jobs udfs connectors testdata benchmarks tests

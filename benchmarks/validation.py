@@ -17,7 +17,6 @@ from pathlib import Path
 
 from supplyflow import config
 
-
 MODES = ("process", "thread", "none")
 
 

@@ -30,7 +30,8 @@ def _alerts_by_type(settings: config.Settings) -> list[tuple[str, str, int]]:
     import psycopg
 
     with psycopg.connect(**settings.pg_conninfo()) as conn:
-        return conn.execute("select alert_type, severity, count(*) from scm.alerts group by 1, 2 order by 1, 2").fetchall()
+        query = "select alert_type, severity, count(*) from scm.alerts group by 1, 2 order by 1, 2"
+        return conn.execute(query).fetchall()
 
 
 def main(settings: config.Settings, scenario: str = "demo", seed: int = 7) -> int:

@@ -61,7 +61,8 @@ def spawn(cmd: Sequence[str], log_file: Path, pid_file: Path, env: dict[str, str
     return proc.pid
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, hint: str, alive: Callable[[], bool] | None = None) -> None:
+def wait_until(check: Callable[[], bool], timeout: float, what: str, hint: str,
+               alive: Callable[[], bool] | None = None) -> None:
     """Poll check() until it is true; fail with a message naming what and how to fix it."""
     deadline = time.monotonic() + timeout
     delay = 0.1

@@ -29,7 +29,8 @@ def job_module(name: str) -> ModuleType:
     if name not in JOB_MODULES:
         known = ", ".join(sorted(JOB_MODULES))
         planned = ", ".join(j for j in config.JOBS if j not in JOB_MODULES)
-        raise SupplyflowError(f"unknown or not yet implemented job {name!r}: choose one of {known} (planned: {planned})")
+        raise SupplyflowError(f"unknown or not yet implemented job {name!r}: choose one of {known}"
+                              + (f" (planned: {planned})" if planned else ""))
     return importlib.import_module(JOB_MODULES[name])
 
 
@@ -46,7 +47,8 @@ def python_path() -> str:
 def prepare_environment(settings: config.Settings, overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Point PyFlink's gateway JVM at our config (JVM flags, logging) before it starts."""
     if not settings.flink_jars:
-        raise SupplyflowError(f"Flink connector jars missing in {settings.jars_dir / 'flink'}: run `make jars` and retry")
+        missing = settings.jars_dir / "flink"
+        raise SupplyflowError(f"Flink connector jars missing in {missing}: run `make jars` and retry")
     conf_dir = flinkconf.write_conf_dir(settings, overrides)
     log_dir = settings.data_dir / "flink" / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -128,8 +130,9 @@ def run(names: list[str], settings: config.Settings, bounded: bool, parallelism:
             if finished:
                 finished(settings)
             size = last_checkpoint_bytes(settings, str(result.get_job_client().get_job_id()))
-            print(f"  {name} finished" + (f" (state in its last checkpoint: {size:,} bytes)" if size else ""), flush=True)
+            state = f" (state in its last checkpoint: {size:,} bytes)" if size else ""
+            print(f"  {name} finished{state}", flush=True)
         return
     results = [(name, submit(name, settings, bounded, parallelism)) for name in names]
-    for name, result in results:
+    for _, result in results:
         result.wait()

@@ -160,13 +160,13 @@ def _shipment(w: World, line: Line, ea: int, profile: str, ready: int = 0, dispa
     elif profile == "slip_3h":
         updates, delivered = [(when(1)[0], p + 3 * HOUR)], p + 3 * HOUR + rng.randint(0, 20) * MINUTE
     elif profile == "slip_30h":
-        updates = list(zip(when(2), (p + 30 * HOUR, p + 32 * HOUR)))
+        updates = list(zip(when(2), (p + 30 * HOUR, p + 32 * HOUR), strict=False))
         delivered = p + rng.randint(31 * 60, 33 * 60) * MINUTE
     elif profile == "slip_80h":
         updates = [(when(1)[0], p + 80 * HOUR)]
         delivered = p + 80 * HOUR + rng.randint(0, 60) * MINUTE if rng.random() < 0.5 else None
     elif profile == "recover":
-        updates = list(zip(when(2), (p + 30 * HOUR, p + 30 * MINUTE)))
+        updates = list(zip(when(2), (p + 30 * HOUR, p + 30 * MINUTE), strict=False))
         delivered = p + rng.randint(10, 50) * MINUTE
     elif profile == "in_transit":
         updates = [(when(1)[0], p + rng.randint(-30, 30) * MINUTE)]

@@ -234,7 +234,7 @@ class World:
         budget = max(2 * len(locs), self.target - len(self.drafts) - fixed - len(locs))
         weights = [rng.uniform(0.5, 1.5) for _ in locs]
         total = sum(weights)
-        for loc, w in zip(locs, weights):
+        for loc, w in zip(locs, weights, strict=False):
             self._simulate(loc, max(2, int(budget * w / total)))  # 2: room for a count and an adjustment
 
     def _simulate(self, loc: Location, n: int) -> None:

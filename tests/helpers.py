@@ -23,3 +23,13 @@ def assert_one_line_error(out: subprocess.CompletedProcess, *needles: str) -> No
     assert len(lines) == 1 and lines[0].startswith("supplyflow: error: "), out.stderr
     for needle in needles:
         assert needle in lines[0]
+
+
+def produce_and_run(settings, records, jobs: list[str], parallelism: int = 1):
+    """Produce records into the namespace's input topics, then run `jobs` bounded."""
+    from supplyflow import runner
+    from supplyflow.produce import produce
+
+    produce(settings, records, progress=False)
+    runner.run(jobs, settings, bounded=True, parallelism=parallelism)
+    return settings

@@ -65,7 +65,8 @@ def on_event(tracker: dict[str, Any], shipment_id: str, event: dict[str, Any], p
     if event["event_type"] == "DELIVERED" and was_in_transit and not tracker["late_sent"]:
         minutes = variance_minutes(event["event_time"], promised)
         if minutes is not None and minutes > thresholds[-1][1]:  # later than the MEDIUM threshold
-            alerts.append(_alert("LATE_DELIVERY", eta_level(minutes, thresholds), shipment_id, event, once=True, details={
+            severity = eta_level(minutes, thresholds)
+            alerts.append(_alert("LATE_DELIVERY", severity, shipment_id, event, once=True, details={
                 "variance_minutes": minutes, "promised_delivery_time": promised,
                 "delivered_time": event["event_time"]}))
             tracker["late_sent"] = True
@@ -89,4 +90,5 @@ def on_time(tracker: dict[str, Any], shipment_id: str, now: int,
     tracker["stale_sent_for"] = tracker["last_event_id"]
     event = {"event_id": tracker["last_event_id"], "event_time": due}
     return [_alert("STALE_TRACKING", "MEDIUM", shipment_id, event, once=False,
-                   details={"silent_since": tracker["last_event_time"], "stale_after_minutes": stale_after_ms // 60_000})]
+                   details={"silent_since": tracker["last_event_time"],
+                            "stale_after_minutes": stale_after_ms // 60_000})]

@@ -1,12 +1,13 @@
-"""The Flink binding of udfs/validation.py: a scalar function with metrics.
+"""The Flink binding of udfs/validation.py: a table function with metrics.
 
-`validate_record(topic, partition, value)` is a table function yielding exactly one row
-(accepted, event_id, entity_key, payload, error_code, error_detail) per record — a table
-function so that the planner keeps one Python operator above the union of the input
-topics instead of pushing one copy into each topic's source chain — and counts, as Flink metrics under the `supplyflow` group,
-records accepted, accepted but late (udfs/lateness.py) and rejected per input topic and
-error code (REST API, web UI and the Prometheus reporter: `..._supplyflow_topic_accepted`,
-`..._supplyflow_topic_late`, `..._supplyflow_topic_error_code_rejected`).
+`validate_record(topic, partition, value)` yields exactly one row (accepted, event_id,
+entity_key, payload, error_code, error_detail) per record. It is a table function so that
+the planner keeps one Python operator above the union of the input topics instead of
+pushing a copy into each topic's source chain. It counts, as Flink metrics under the
+`supplyflow` group, records accepted, accepted but late (udfs/lateness.py) and rejected,
+per input topic and error code (REST API, web UI and the Prometheus reporter:
+`..._supplyflow_topic_accepted`, `..._supplyflow_topic_late`,
+`..._supplyflow_topic_error_code_rejected`).
 """
 
 from __future__ import annotations

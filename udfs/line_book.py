@@ -74,7 +74,7 @@ def is_closed(book: dict[str, Any]) -> bool:
         return True
     statuses = [shipment_status([tuple(e) for e in s["events"]]) for s in book["shipments"].values()]
     ordered = line.fields.get("ordered_qty") or 0
-    delivered = sum(s["shipped_qty"] for s, st in zip(book["shipments"].values(), statuses)
+    delivered = sum(s["shipped_qty"] for s, st in zip(book["shipments"].values(), statuses, strict=False)
                     if st == "DELIVERED" and s["sku"] == line.fields.get("sku"))
     return bool(statuses) and all(st != "IN_TRANSIT" for st in statuses) and delivered >= ordered
 

@@ -40,7 +40,8 @@ def _is_type(value: object, expected: str) -> bool:
         if isinstance(value, (float, Decimal)):
             return value == value and value not in (float("inf"), float("-inf")) and value == int(value)
         return False
-    return isinstance(value, {"string": str, "null": type(None), "object": dict, "array": list, "boolean": bool}[expected])
+    python_types = {"string": str, "null": type(None), "object": dict, "array": list, "boolean": bool}
+    return isinstance(value, python_types[expected])
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import subprocess
 import urllib.request
 
 from supplyflow import config, flinkconf, procs
-from supplyflow.runner import python_path
 from supplyflow.errors import SupplyflowError
+from supplyflow.runner import python_path
 
 REST_PORT = 8081
 

@@ -79,7 +79,8 @@ class KafkaBroker:
     def _java(self) -> str:
         java = shutil.which("java")
         if not java:
-            raise SupplyflowError("Java not found: install a JDK 17 (apt-get install openjdk-17-jdk-headless) and retry")
+            raise SupplyflowError("Java not found: install a JDK 17 "
+                                  "(apt-get install openjdk-17-jdk-headless) and retry")
         return java
 
     def _write_config(self) -> Path:
@@ -114,7 +115,8 @@ class KafkaBroker:
             capture_output=True, text=True,
         )
         if out.returncode != 0:
-            raise SupplyflowError(f"formatting Kafka storage in {self.home / 'logs'} failed: {out.stderr.strip()[-300:]}")
+            reason = out.stderr.strip()[-300:]
+            raise SupplyflowError(f"formatting Kafka storage in {self.home / 'logs'} failed: {reason}")
 
     def start(self) -> str:
         """Start the broker unless ours already runs; returns what was done."""

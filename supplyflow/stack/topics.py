@@ -59,6 +59,8 @@ def partition_counts(settings: config.Settings) -> dict[str, int]:
     admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="supplyflow-status")
     try:
         names = [t for t in topic_specs(settings) if t in set(admin.list_topics())]
-        return {d.get("name", d.get("topic")): len(d["partitions"]) for d in admin.describe_topics(names)} if names else {}
+        if not names:
+            return {}
+        return {d.get("name", d.get("topic")): len(d["partitions"]) for d in admin.describe_topics(names)}
     finally:
         admin.close()

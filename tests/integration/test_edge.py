@@ -119,7 +119,7 @@ def test_dlq_topic_has_each_rejected_record_exactly_once(edge_run, ns_settings):
     expected = expected_dlq(edge_run)
     got = [json.loads(r.value) for r in records]
     assert sorted(g["dlq_id"] for g in got) == sorted(expected)  # exactly once each, nothing else
-    for record, value in zip(records, got):
+    for record, value in zip(records, got, strict=False):
         assert record.key.decode() == value["source_topic"]  # SPEC §3: key = source topic
         assert {k: value[k] for k in expected[value["dlq_id"]]} == expected[value["dlq_id"]]
         assert value["error_detail"] and value["detected_at"].endswith("Z") and value["source_timestamp"] > 0
@@ -134,7 +134,7 @@ def test_dlq_table_matches_topic(edge_run, ns_settings):
             " from scm.dlq_events"
         ).fetchall()
     names = ["source_topic", "source_partition", "source_offset", "key", "value", "value_encoding", "error_code"]
-    assert {r[0]: dict(zip(names, r[1:])) for r in rows} == expected
+    assert {r[0]: dict(zip(names, r[1:], strict=False)) for r in rows} == expected
 
 
 def test_error_detail_names_the_field(edge_run, ns_settings):

@@ -7,9 +7,9 @@ import json
 import psycopg
 import pytest
 
-from supplyflow import config, kafka_io, runner
-from supplyflow.produce import produce
-from tests.integration.test_shipment_matching import H, T0, po, ship
+from supplyflow import config, kafka_io
+from tests.helpers import produce_and_run
+from tests.integration.test_shipment_matching import T0, H, po, ship
 
 pytestmark = pytest.mark.integration
 P1 = T0 + 72 * H  # PO-1's promise (the po() default)
@@ -56,8 +56,7 @@ WANT = {
 
 @pytest.fixture(scope="module")
 def eta_run(ns_settings):
-    produce(ns_settings, EVENTS, progress=False)
-    runner.run(["edge", "eta-exceptions"], ns_settings, bounded=True)
+    produce_and_run(ns_settings, EVENTS, ["edge", "eta-exceptions"])
     return ns_settings
 
 
@@ -85,8 +84,7 @@ def test_exactly_once_through_an_injected_failure(eta_run, namespaces, tmp_path,
     settings = namespaces()
     marker = tmp_path / "failed-once"
     monkeypatch.setenv("SUPPLYFLOW_INJECT_FAILURE", str(marker))
-    produce(settings, EVENTS + [po("inject-failure", "PO-7", T0 + 25 * H)], progress=False)
-    runner.run(["edge", "eta-exceptions"], settings, bounded=True)
+    produce_and_run(settings, EVENTS + [po("inject-failure", "PO-7", T0 + 25 * H)], ["edge", "eta-exceptions"])
     assert marker.exists()
     records = kafka_io.read_all(settings, settings.topic(config.ALERTS_ETA))
     assert sorted(json.loads(r.value)["alert_id"] for r in records) == sorted(WANT)

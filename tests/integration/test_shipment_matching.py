@@ -9,9 +9,9 @@ import json
 import psycopg
 import pytest
 
-from supplyflow import config, kafka_io, runner
-from supplyflow.produce import produce
+from supplyflow import config, kafka_io
 from testdata.generator import Record
+from tests.helpers import produce_and_run
 
 pytestmark = pytest.mark.integration
 H = 3600 * 1000
@@ -61,8 +61,7 @@ EVENTS = [
 
 @pytest.fixture(scope="module")
 def matched(ns_settings):
-    produce(ns_settings, EVENTS, progress=False)
-    runner.run(["edge", "shipment-matching"], ns_settings, bounded=True)
+    produce_and_run(ns_settings, EVENTS, ["edge", "shipment-matching"])
     return ns_settings
 
 
@@ -109,7 +108,8 @@ def _snapshot(settings):
         ships = conn.execute("select shipment_id, po_id, po_line, sku, shipped_qty, status, match_status,"
                              " current_eta, delivered_time, last_event_time from scm.shipment_status"
                              " order by shipment_id").fetchall()
-        lines = conn.execute("select po_id, po_line, status, version, shipped_qty, delivered_qty, received_qty, open_qty,"
+        lines = conn.execute("select po_id, po_line, status, version, shipped_qty, delivered_qty, received_qty,"
+                             " open_qty,"
                              " fulfillment_status, last_event_time from scm.po_lines order by 1, 2").fetchall()
         alerts = conn.execute("select alert_id, alert_type, severity, entity_id, event_time, trigger_event_id,"
                               " message, details from scm.alerts order by alert_id").fetchall()
@@ -118,8 +118,7 @@ def _snapshot(settings):
 
 def test_replay_at_parallelism_2_gives_identical_tables_and_alerts(matched, namespaces):
     other = namespaces()
-    produce(other, EVENTS, progress=False)
-    runner.run(["edge", "shipment-matching"], other, bounded=True, parallelism=2)
+    produce_and_run(other, EVENTS, ["edge", "shipment-matching"], parallelism=2)
     assert _snapshot(other) == _snapshot(matched)
 
 
@@ -131,9 +130,9 @@ def test_closed_line_state_expires_after_the_ttl(namespaces, ttl_days, expected)
     import dataclasses
 
     settings = dataclasses.replace(namespaces(), matching_ttl_days=ttl_days)
-    produce(settings, [po("q1", "PO-5", T0), po("q2", "PO-5", T0 + 1 * H, event_type="PO_CANCELLED", version=2),
-                       ship("q3", "SH-10", "PO-5", T0 + 29 * H), po("q4", "PO-6", T0 + 40 * H)], progress=False)
-    runner.run(["edge", "shipment-matching"], settings, bounded=True)
+    produce_and_run(settings, [po("q1", "PO-5", T0), po("q2", "PO-5", T0 + 1 * H, event_type="PO_CANCELLED", version=2),
+                               ship("q3", "SH-10", "PO-5", T0 + 29 * H), po("q4", "PO-6", T0 + 40 * H)],
+                    ["edge", "shipment-matching"])
     with psycopg.connect(**settings.pg_conninfo()) as conn:
         (status,) = conn.execute("select match_status from scm.shipment_status where shipment_id = 'SH-10'").fetchone()
     assert status == expected
@@ -154,8 +153,7 @@ def test_exactly_once_through_an_injected_failure(matched, namespaces, tmp_path,
     marker = tmp_path / "failed-once"
     monkeypatch.setenv("SUPPLYFLOW_INJECT_FAILURE", str(marker))
     sentinel = po("inject-failure", "PO-7", T0 + 35 * H)
-    produce(settings, EVENTS + [sentinel], progress=False)
-    runner.run(["edge", "shipment-matching"], settings, bounded=True)
+    produce_and_run(settings, EVENTS + [sentinel], ["edge", "shipment-matching"])
     assert marker.exists()  # the failure did happen
     ids = [json.loads(r.value)["alert_id"] for r in kafka_io.read_all(settings, settings.topic(config.ALERTS_MATCHING))]
     assert sorted(ids) == sorted({"ORPHAN_SHIPMENT:SH-3", "SKU_MISMATCH:SH-4", "SHIPMENT_ON_CANCELLED_PO:SH-5",

@@ -59,7 +59,8 @@ def test_port_taken_gives_a_one_line_error(tmp_path):
         busy.bind(("localhost", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        out = cli("stack", "up", env={"SUPPLYFLOW_DATA_DIR": str(tmp_path), "SUPPLYFLOW_KAFKA_BOOTSTRAP": f"localhost:{port}"})
+        out = cli("stack", "up", env={"SUPPLYFLOW_DATA_DIR": str(tmp_path),
+                                      "SUPPLYFLOW_KAFKA_BOOTSTRAP": f"localhost:{port}"})
     assert_one_line_error(out, f"port {port} is already taken", "SUPPLYFLOW_KAFKA_BOOTSTRAP")
     assert not (tmp_path / "kafka" / "logs").exists()  # nothing formatted, nothing started
 
@@ -68,7 +69,8 @@ def test_missing_java_gives_a_one_line_error(tmp_path):
     with socket.socket() as probe:
         probe.bind(("localhost", 0))
         free = probe.getsockname()[1]
-    out = cli("stack", "up", env={"SUPPLYFLOW_DATA_DIR": str(tmp_path), "SUPPLYFLOW_KAFKA_BOOTSTRAP": f"localhost:{free}",
+    out = cli("stack", "up", env={"SUPPLYFLOW_DATA_DIR": str(tmp_path),
+                                  "SUPPLYFLOW_KAFKA_BOOTSTRAP": f"localhost:{free}",
                                   "PATH": "/nonexistent"})
     assert_one_line_error(out, "Java not found", "install")
 

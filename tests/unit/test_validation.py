@@ -8,9 +8,9 @@ import json
 import pytest
 
 from supplyflow import config, contracts
-from udfs.validation import Validator
-from udfs.strict_json import parse_object
 from udfs.normalize import Rejected
+from udfs.strict_json import parse_object
+from udfs.validation import Validator
 
 pytestmark = pytest.mark.unit
 
