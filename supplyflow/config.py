@@ -95,6 +95,9 @@ class Settings:
     stale_after_hours: float = field(default_factory=lambda: float(_env("SUPPLYFLOW_STALE_AFTER_HOURS", "12")))
     # SUPPLYFLOW_ORPHAN_AFTER_HOURS: grace before a shipment without PO line is ORPHAN (SPEC §6)
     orphan_after_hours: float = field(default_factory=lambda: float(_env("SUPPLYFLOW_ORPHAN_AFTER_HOURS", "24")))
+    # SUPPLYFLOW_IDLE_TIMEOUT: a source partition without records for this long no longer
+    # holds back event time (Flink duration, e.g. "30 s"; empty: flink-conf/config.yaml's)
+    idle_timeout: str = field(default_factory=lambda: _env("SUPPLYFLOW_IDLE_TIMEOUT", ""))
     # SUPPLYFLOW_CACHE_DIR: resolved jars (re-creatable)
     cache_dir: Path = field(default_factory=lambda: Path(_env("SUPPLYFLOW_CACHE_DIR", str(ROOT / ".cache"))))
 

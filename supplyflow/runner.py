@@ -94,6 +94,8 @@ def submit(name: str, settings: config.Settings, bounded: bool, parallelism: int
     module = job_module(name)
     overrides = dict(getattr(module, "job_config", lambda s: {})(settings))
     overrides["pipeline.name"] = job_name(name, settings)
+    if settings.idle_timeout:
+        overrides["table.exec.source.idle-timeout"] = settings.idle_timeout
     t_env = table_env(settings, parallelism, overrides)
     statements = module.build(t_env, settings, bounded=bounded)
     result = statements.execute()

@@ -7,7 +7,7 @@ import json
 import psycopg
 import pytest
 
-from supplyflow import config, kafka_io
+from supplyflow import config, kafka_io, runner
 from tests.helpers import produce_and_run
 from tests.integration.test_shipment_matching import T0, H, po, ship
 
@@ -88,3 +88,25 @@ def test_exactly_once_through_an_injected_failure(eta_run, namespaces, tmp_path,
     assert marker.exists()
     records = kafka_io.read_all(settings, settings.topic(config.ALERTS_ETA))
     assert sorted(json.loads(r.value)["alert_id"] for r in records) == sorted(WANT)
+
+
+def test_live_silent_carrier_goes_stale_while_quiet_partitions_idle(namespaces):
+    """Unbounded: SH-3 falls silent; later traffic on another PO line moves event time on
+    while the other partitions stay quiet (idle after 1 s), and STALE_TRACKING arrives."""
+    import dataclasses
+    import time
+
+    settings = dataclasses.replace(namespaces(), idle_timeout="1 s")
+    produce_and_run(settings, [promise("p2", "PO-2", T0, T0 + 10 * H),
+                               eta_event("c1", "SH-3", "PO-2", T0 + 2 * H, T0 + 10 * H, "DISPATCHED")], ["edge"])
+    job = runner.submit("eta-exceptions", settings, bounded=False)
+    try:
+        produce_and_run(settings, [po("p9", "PO-9", T0 + 20 * H)], ["edge"])  # event time moves to +20 h
+        deadline, ids = time.monotonic() + 120, []
+        while time.monotonic() < deadline and "STALE_TRACKING:SH-3:c1" not in ids:
+            records = kafka_io.read_all(settings, settings.topic(config.ALERTS_ETA))
+            ids = [json.loads(r.value)["alert_id"] for r in records]
+            time.sleep(0.5)  # polling the read_committed topic for a condition, bounded by the deadline
+    finally:
+        job.get_job_client().cancel().result()
+    assert ids == ["STALE_TRACKING:SH-3:c1"]
