@@ -60,7 +60,7 @@ TABLES = (
 BROKER_TRANSACTION_MAX_TIMEOUT_MS = 900_000
 SINK_TRANSACTION_TIMEOUT_MS = 600_000
 
-# The SPEC's job names (SPEC §7) plus the smoke path of the foundation.
+# The SPEC's job names (SPEC §7); supplyflow/runner.py maps the implemented ones to jobs/.
 JOBS = ("shipment-matching", "eta-exceptions", "inventory", "reorder")
 
 

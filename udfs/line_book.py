@@ -24,9 +24,6 @@ def line_at(book: dict[str, Any], t: int | None = None) -> LineVersion | None:
                        for v in book["versions"]), t)
 
 
-def _line(book: dict[str, Any]) -> LineVersion | None:
-    return line_at(book)
-
 
 def new_book(po_id: str, po_line: int) -> dict[str, Any]:
     """An empty line book for (po_id, po_line)."""
@@ -67,7 +64,7 @@ def apply_receipt(book: dict[str, Any], event: dict[str, Any]) -> None:
 def is_closed(book: dict[str, Any]) -> bool:
     """Nothing more is expected: the line is cancelled, or fully delivered with every
     shipment delivered or cancelled. A closed line's state may expire (state TTL)."""
-    line = _line(book)
+    line = line_at(book)
     if line is None:
         return False
     if status_of(line) == "CANCELLED":
@@ -87,7 +84,7 @@ def last_event_time(book: dict[str, Any]) -> int:
 
 def mark_orphans(book: dict[str, Any], now: int, orphan_after_ms: int) -> None:
     """At event time `now`, shipments still without a line after the grace become ORPHAN."""
-    if _line(book) is not None:
+    if line_at(book) is not None:
         return
     for ship in book["shipments"].values():
         if now >= ship["first_time"] + orphan_after_ms:
@@ -96,7 +93,7 @@ def mark_orphans(book: dict[str, Any], now: int, orphan_after_ms: int) -> None:
 
 def evaluate(book: dict[str, Any], trigger: dict[str, Any], detected_at: int) -> dict[str, list]:
     """The rows to upsert and the new alerts after the events up to `trigger` were applied."""
-    line = _line(book)
+    line = line_at(book)
     status = status_of(line)
     out: dict[str, list] = {"po_lines": [], "shipments": [], "alerts": []}
     line_sku = line.fields.get("sku") if line else None
@@ -149,7 +146,7 @@ def _alert(book, out, alert_type, severity, entity_type, entity, trigger, detect
     if aid in book["alerts"]:
         return
     book["alerts"].append(aid)
-    line = _line(book)
+    line = line_at(book)
     out["alerts"].append({
         "alert_id": aid, "alert_type": alert_type, "severity": severity, "entity_type": entity_type,
         "entity_id": entity, "event_time": trigger["event_time"], "detected_at": detected_at,

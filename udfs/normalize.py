@@ -11,8 +11,7 @@ import re
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
-# SPEC §3: conversion factors to the base unit EA
-UOM_FACTORS = {"EA": 1, "DZ": 12, "CS": 24, "PL": 480}
+from supplyflow.contracts import UOM_FACTORS  # SPEC §3 factors to EA, kept once
 
 SKU_PATTERN = re.compile(r"^[A-Z0-9]{8}$")
 _SKU_STRIP = re.compile(r"[-_. ]")  # SPEC §3: remove -, _, . and spaces
