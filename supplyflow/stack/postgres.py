@@ -8,6 +8,7 @@ already served by another PostgreSQL, that server is used if it accepts our role
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -28,7 +29,10 @@ class Postgres:
 
     def __init__(self, settings: config.Settings):
         self.settings = settings
-        self.home = settings.data_dir / "postgres"
+        self._locate()
+
+    def _locate(self) -> None:
+        self.home = self._cluster_home(self.settings)
         self.pgdata = self.home / "data"
         self.sockdir = self.home / "run"
         self.log_file = self.home / "postgres.log"
@@ -37,6 +41,26 @@ class Postgres:
         return self.settings.pg_host in ("localhost", "127.0.0.1")
 
     # -- helpers -------------------------------------------------------------------------
+    @staticmethod
+    def _cluster_home(settings: config.Settings) -> Path:
+        """<data_dir>/postgres, unless the `postgres` OS user (the cluster owner when we run
+        as root) cannot reach it — e.g. a checkout under a private mktemp directory. Then
+        the cluster lives in /var/lib/postgresql/supplyflow/<hash of data_dir>, the same
+        place for every command on this checkout."""
+        home = settings.data_dir / "postgres"
+        try:
+            if os.geteuid() != 0 or not pwd.getpwnam("postgres"):
+                return home
+        except KeyError:  # not installed yet: start() installs, then locates again
+            return home
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        reachable = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(settings.data_dir)],
+                                   cwd="/", capture_output=True).returncode == 0
+        if reachable:
+            return home
+        digest = hashlib.sha1(str(settings.data_dir.resolve()).encode()).hexdigest()[:12]
+        return Path("/var/lib/postgresql/supplyflow") / digest
+
     def _as_owner(self) -> list[str]:
         """Prefix that runs a server command as the cluster owner (postgres when root)."""
         if os.geteuid() != 0:
@@ -61,7 +85,7 @@ class Postgres:
         return binary
 
     def _run(self, args: list[str], what: str) -> None:
-        out = subprocess.run(self._as_owner() + args, capture_output=True, text=True)
+        out = subprocess.run(self._as_owner() + args, capture_output=True, text=True, cwd="/")
         if out.returncode != 0:
             raise SupplyflowError(f"{what} failed: {(out.stderr or out.stdout).strip()[-400:]} (log: {self.log_file})")
 
@@ -102,9 +126,14 @@ class Postgres:
         if procs.port_open("localhost", s.pg_port):
             self.check_login()
             return f"using the PostgreSQL already serving localhost:{s.pg_port}"
-        binary = _server_bin() or self._install()
+        binary = _server_bin()
+        if binary is None:
+            binary = self._install()
+            self._locate()  # the postgres OS user exists now
         owner = self._as_owner()
         self.home.mkdir(parents=True, exist_ok=True)
+        if owner and not self.home.is_relative_to(self.settings.data_dir):
+            shutil.chown(self.home.parent, "postgres", "postgres")
         self.sockdir.mkdir(parents=True, exist_ok=True)
         if owner:
             shutil.chown(self.home, "postgres", "postgres")
