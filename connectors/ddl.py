@@ -82,9 +82,10 @@ def kafka_json_sink(
     settings: config.Settings,
     transactional_id_prefix: str,
 ) -> str:
-    """An append-only, EXACTLY_ONCE Kafka sink writing JSON values keyed by key_field (raw)."""
+    """An append-only, EXACTLY_ONCE Kafka sink writing JSON values keyed by key_field: the
+    raw string of one column, or a JSON object of several ("sku;warehouse_id")."""
     options = _exactly_once_sink(topic, settings, transactional_id_prefix, {
-        "key.format": "raw",
+        "key.format": "json" if ";" in key_field else "raw",
         "key.fields": key_field,
         "value.format": "json",
         "value.fields-include": "ALL",
@@ -197,3 +198,9 @@ def valid_events_source(table: str, topic: str, columns: Sequence[str], settings
     if bounded:
         options["scan.bounded.mode"] = "latest-offset"
     return f"CREATE TEMPORARY TABLE {quote(table)} (\n{_columns(cols)}\n) {_with(options)}"
+
+
+def sql_file(name: str) -> str:
+    """The query of sql/flink/NAME (comments kept, trailing `;` dropped): the same text an
+    analyst runs in `supplyflow sql`."""
+    return (config.ROOT / "sql" / "flink" / name).read_text().strip().rstrip(";")

@@ -34,7 +34,9 @@ from supplyflow import config
 MAX_WATERMARK = 2**63 - 1
 OUT_OF_ORDERNESS_MS = 5_000
 FAULT_EVENT_ID = "inject-failure"
-KINDS = ("PO", "SH", "RC")  # applied in this order at the same instant
+# event kinds, applied in this order at the same instant: policies, PO events, shipment
+# events, receipts (per line); then on-order changes and movements (per SKU location)
+KINDS = ("PL", "PO", "SH", "RC", "OO", "MV")
 
 # One stream of the three event kinds, in a common shape. Receipts find their line through
 # the shipment they reference: an append-only join with every event of that shipment (a
@@ -80,6 +82,8 @@ def _process_function(rules, final_wm: int | None, fault_marker: str | None):
             self.state = runtime_context.get_state(ValueStateDescriptor("line_state", Types.STRING()))
             self.buffer = runtime_context.get_map_state(
                 MapStateDescriptor("pending_events", Types.LONG(), Types.STRING()))
+            self.metric_group = runtime_context.get_metrics_group().add_group("supplyflow")
+            self.counters = {}
 
         def process_element(self, row, ctx):
             event = row.as_dict()
@@ -118,6 +122,10 @@ def _process_function(rules, final_wm: int | None, fault_marker: str | None):
             for kind, rows in rules.emit(state, trigger, now_ms).items():
                 for doc in rows:
                     yield Row(kind, json.dumps({**doc, "updated_at": now_ms}))
+            for name, n in state.pop("counts", {}).items():  # Flink metrics (process mode)
+                if name not in self.counters:
+                    self.counters[name] = self.metric_group.counter(name)
+                self.counters[name].inc(n)
             # one TTL timer per expiry time (a timer behind the watermark fires in order
             # within the same watermark advance, before later events are applied)
             if expiry is not None and state.get("expiry_timer") != expiry:
@@ -128,30 +136,49 @@ def _process_function(rules, final_wm: int | None, fault_marker: str | None):
     return PerLine()
 
 
-def declare(t_env, settings: config.Settings, job: str, bounded: bool, rules) -> None:
-    """Sources → per-line rules; the rules' output becomes the temporary view `<job>_out`
-    with columns (kind, doc)."""
-    from pyflink.common import Types
-
-    for topic, table in ((config.PURCHASE_ORDERS, "valid_purchase_orders"),
-                         (config.SHIPMENT_EVENTS, "valid_shipment_events"),
-                         (config.INVENTORY_MOVEMENTS, "valid_inventory_movements")):
+def declare_sources(t_env, settings: config.Settings, job: str, bounded: bool, topics=None) -> None:
+    """The `valid_*` tables (normalized events with watermarks) the job reads; by default
+    the PO, shipment and movement topics."""
+    for topic in topics or (config.PURCHASE_ORDERS, config.SHIPMENT_EVENTS, config.INVENTORY_MOVEMENTS):
         t_env.execute_sql(ddl.valid_events_source(
-            table, settings.topic(config.VALID_TOPICS[topic]), valid_columns(topic), settings,
+            valid_table(topic), settings.topic(config.VALID_TOPICS[topic]), valid_columns(topic), settings,
             group_id=settings.transactional_id_prefix(job, "source"), bounded=bounded,
             out_of_orderness_s=OUT_OF_ORDERNESS_MS // 1000,
         ))
+
+
+def valid_table(topic: str) -> str:
+    """The SQL name of an input topic's normalized events, e.g. valid_purchase_orders."""
+    return "valid_" + topic.removeprefix("scm.").replace("-", "_")
+
+
+def in_event_time(t_env, table, key, rules, final_wm: int | None, name: str, uid: str):
+    """Rows of `table`, keyed by `key` (a function of a row), handed to `rules` in
+    event-time order; returns the DataStream of (kind, doc) the rules emit."""
+    from pyflink.common import Types
+
+    return (t_env.to_data_stream(table)
+            .key_by(key, key_type=Types.STRING())
+            .process(_process_function(rules, final_wm, os.environ.get("SUPPLYFLOW_INJECT_FAILURE")),
+                     output_type=Types.ROW_NAMED(["kind", "doc"], [Types.STRING(), Types.STRING()]))
+            .name(name).uid(uid))
+
+
+def per_line_stream(t_env, job: str, bounded: bool, rules, name: str = "per-line"):
+    """The PO, shipment and receipt events per PO line through `rules` (DataStream of (kind, doc))."""
     final_wm = final_watermark(t_env) if bounded else None
-    events = t_env.to_data_stream(t_env.sql_query(EVENTS))
-    out = (events
-           .key_by(lambda r: f"{r.po_id}#{r.po_line}", key_type=Types.STRING())
-           .process(_process_function(rules, final_wm, os.environ.get("SUPPLYFLOW_INJECT_FAILURE")),
-                    output_type=Types.ROW_NAMED(["kind", "doc"], [Types.STRING(), Types.STRING()]))
-           .name(f"{job}-per-line").uid(f"{job}/per-line"))
-    t_env.create_temporary_view(_view(job), t_env.from_data_stream(out))
+    return in_event_time(t_env, t_env.sql_query(EVENTS), lambda r: f"{r.po_id}#{r.po_line}", rules, final_wm,
+                         f"{job}-{name}", f"{job}/{name}")
 
 
-def _view(job: str) -> str:
+def declare(t_env, settings: config.Settings, job: str, bounded: bool, rules) -> None:
+    """Sources → per-line rules; the rules' output becomes the temporary view `<job>_out`
+    with columns (kind, doc)."""
+    declare_sources(t_env, settings, job, bounded)
+    t_env.create_temporary_view(view_name(job), t_env.from_data_stream(per_line_stream(t_env, job, bounded, rules)))
+
+
+def view_name(job: str) -> str:
     return job.replace("-", "_") + "_out"
 
 
@@ -160,21 +187,23 @@ def typed_select(job: str, columns: list[str], kind: str) -> str:
     exprs = []
     for col in columns:
         name, typ = col.split(None, 1)
+        name = name.strip("`")
         raw = f"JSON_VALUE(doc, '$.{name}')"
+        name = ddl.quote(name)
         if typ.startswith("TIMESTAMP_LTZ"):
             exprs.append(f"TO_TIMESTAMP_LTZ(CAST({raw} AS BIGINT), 3) AS {name}")
         elif typ == "STRING":
             exprs.append(f"{raw} AS {name}")
         else:
             exprs.append(f"CAST({raw} AS {typ}) AS {name}")
-    return f"SELECT {', '.join(exprs)} FROM {_view(job)} WHERE kind = '{kind}'"
+    return f"SELECT {', '.join(exprs)} FROM {view_name(job)} WHERE kind = '{kind}'"
 
 
 def add_sinks(t_env, settings: config.Settings, job: str, statements, kind: str, columns: list[str],
               pg_table: str | None = None, primary_key: list[str] | None = None,
               topic: str | None = None, topic_key: str | None = None) -> None:
     """Write one output kind to a PostgreSQL upsert table and/or an exactly-once topic."""
-    rows = f"{_view(job)}_{kind}"
+    rows = f"{view_name(job)}_{kind}"
     t_env.create_temporary_view(rows, t_env.sql_query(typed_select(job, columns, kind)))
     if pg_table:
         sink = f"{kind}_table"

@@ -21,6 +21,8 @@ JOB_MODULES = {
     "edge": "jobs.edge",
     "shipment-matching": "jobs.shipment_matching",
     "eta-exceptions": "jobs.eta_exceptions",
+    "inventory": "jobs.inventory",
+    "reorder": "jobs.reorder",
 }
 
 

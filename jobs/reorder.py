@@ -1,0 +1,39 @@
+"""The `reorder` job (SPEC §6 "Reorder").
+
+Per SKU location in event-time order (jobs/location_events.py, the same positions as the
+inventory job, computed from the input topics so that a replay sees every crossing):
+after each movement (other than CYCLE_COUNT) and each PO line event, the position is
+compared with the reorder point of the policy in effect at that time — the latest
+POLICY_SET of the compacted policy topic with event_time ≤ t, kept per location as a
+versioned table. REORDER fires when the position falls below the reorder point and
+re-arms only when it is back at or above it, so replenishment already on order
+suppresses a second alert (udfs/inventory.py). Alerts go to `scm.alerts.reorder`
+(exactly-once) and `scm.alerts`. Evaluations without a policy are counted in the Flink
+metric `supplyflow.reorder_not_evaluated_no_policy`.
+
+    supplyflow run reorder [--bounded]     (after the edge)
+"""
+
+from __future__ import annotations
+
+from jobs import line_events, location_events
+from jobs.shipment_matching import ALERT_COLUMNS
+from supplyflow import config
+
+NAME = "reorder"
+
+
+def job_config(settings: config.Settings) -> dict[str, str]:
+    """Process mode: PyFlink 2.2 reports Python metrics (evaluations without a policy) only
+    from process-mode workers; thread mode drops them silently."""
+    return {"python.execution-mode": "process"}
+
+
+def build(t_env, settings: config.Settings, bounded: bool):
+    """Declare sources, the per-location reorder rules and the alert sinks; returns the StatementSet."""
+    rules = location_events.LocationRules(positions=False, alert_types=("REORDER",))
+    location_events.declare(t_env, settings, NAME, bounded, rules, policies=True)
+    statements = t_env.create_statement_set()
+    line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
+                          pg_table="alerts", primary_key=["alert_id"], topic=config.ALERTS_REORDER, topic_key="entity_id")
+    return statements
