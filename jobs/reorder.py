@@ -35,5 +35,6 @@ def build(t_env, settings: config.Settings, bounded: bool):
     location_events.declare(t_env, settings, NAME, bounded, rules, policies=True)
     statements = t_env.create_statement_set()
     line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
-                          pg_table="alerts", primary_key=["alert_id"], topic=config.ALERTS_REORDER, topic_key="entity_id")
+                          pg_table="alerts", primary_key=["alert_id"],
+                          topic=config.ALERTS_REORDER, topic_key="entity_id")
     return statements

@@ -29,7 +29,8 @@ def run(*instants):
     loc, alerts = inventory.new_location("SKUAAAA1", "WH-DAL"), []
     for events in instants:
         for e in events:
-            {"MV": inventory.apply_movement, "OO": inventory.apply_line, "PL": inventory.apply_policy}[e["kind"]](loc, e)
+            apply = {"MV": inventory.apply_movement, "OO": inventory.apply_line, "PL": inventory.apply_policy}
+            apply[e["kind"]](loc, e)
         inventory.evaluate_reorder(loc)
         alerts += loc["alerts"]
         loc["alerts"] = []
@@ -58,7 +59,8 @@ def test_count_variance_thresholds(counted, booked, severity):
 
 
 def test_cycle_count_compares_with_on_hand_just_before_and_changes_nothing():
-    loc, alerts = run([mv("r", 1, "RECEIPT", 1000)], [mv("c", 2, "CYCLE_COUNT", 900)], [mv("c2", 3, "CYCLE_COUNT", 1000)])
+    loc, alerts = run([mv("r", 1, "RECEIPT", 1000)], [mv("c", 2, "CYCLE_COUNT", 900)],
+                      [mv("c2", 3, "CYCLE_COUNT", 1000)])
     assert loc["on_hand"] == 1000
     assert [(a["alert_id"], a["severity"]) for a in alerts] == [("COUNT_VARIANCE:SKUAAAA1|WH-DAL:c", "HIGH")]
     assert json.loads(alerts[0]["details"])["variance_qty"] == -100
