@@ -71,6 +71,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sql(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from supplyflow import sql_client
+
+    return sql_client.main(config.settings(), Path(args.file) if args.file else None, streaming=args.streaming)
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -108,6 +116,12 @@ def parser() -> argparse.ArgumentParser:
     bn.add_argument("name", choices=["validation"])
     bn.add_argument("--size", type=_positive, default=100_000, help="records to push through (default 100000)")
     bn.set_defaults(func=_cmd_bench)
+
+    sq = sub.add_parser("sql", help="the Flink SQL client with every topic and table declared (see sql/)")
+    sq.add_argument("-f", "--file", help="run this SQL script and print its results, then exit")
+    sq.add_argument("--streaming", action="store_true",
+                    help="unbounded streaming queries (default: bounded batch queries that finish)")
+    sq.set_defaults(func=_cmd_sql)
 
     dm = sub.add_parser("demo", help="start the stack, stream the demo scenario through the jobs, summarize")
     dm.add_argument("--scenario", default="demo")

@@ -46,9 +46,9 @@ def flink_config(settings: config.Settings, overrides: dict[str, str] | None = N
     return conf
 
 
-def write_conf_dir(settings: config.Settings, overrides: dict[str, str] | None = None) -> Path:
-    """Materialize a FLINK_CONF_DIR under <data_dir>/flink/conf and return it."""
-    target = settings.data_dir / "flink" / "conf"
+def write_conf_dir(settings: config.Settings, overrides: dict[str, str] | None = None, name: str = "conf") -> Path:
+    """Materialize a FLINK_CONF_DIR under <data_dir>/flink/<name> and return it."""
+    target = settings.data_dir / "flink" / name
     target.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "flink" / "tmp").mkdir(parents=True, exist_ok=True)
     for log_conf in CONF_DIR.glob("log4j*.properties"):

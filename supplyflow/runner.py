@@ -46,12 +46,14 @@ def python_path() -> str:
     return os.pathsep.join(dict.fromkeys(p for p in parts if p))
 
 
-def prepare_environment(settings: config.Settings, overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """Point PyFlink's gateway JVM at our config (JVM flags, logging) before it starts."""
+def prepare_environment(settings: config.Settings, overrides: dict[str, str] | None = None,
+                        conf_name: str = "conf") -> dict[str, str]:
+    """Point PyFlink's gateway JVM (or another Flink client) at our config (JVM flags,
+    logging) before it starts; `conf_name` names the generated FLINK_CONF_DIR."""
     if not settings.flink_jars:
         missing = settings.jars_dir / "flink"
         raise SupplyflowError(f"Flink connector jars missing in {missing}: run `make jars` and retry")
-    conf_dir = flinkconf.write_conf_dir(settings, overrides)
+    conf_dir = flinkconf.write_conf_dir(settings, overrides, conf_name)
     log_dir = settings.data_dir / "flink" / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ["FLINK_CONF_DIR"] = str(conf_dir)

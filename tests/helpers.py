@@ -25,6 +25,18 @@ def assert_one_line_error(out: subprocess.CompletedProcess, *needles: str) -> No
         assert needle in lines[0]
 
 
+def ns_env(settings) -> dict[str, str]:
+    """Environment variables that point the CLI at a test namespace (topics and database)."""
+    return {"SUPPLYFLOW_NAMESPACE": settings.namespace, "SUPPLYFLOW_PG_DB": settings.pg_db}
+
+
+def tableau_rows(text: str) -> list[tuple[str, ...]]:
+    """The data rows of the SQL client's tableau output (header rows dropped)."""
+    rows = [tuple(c.strip() for c in line.strip().strip("|").split("|")) for line in text.splitlines()
+            if line.startswith("|")]
+    return [r for r in rows[1:] if r != rows[0]]
+
+
 def produce_and_run(settings, records, jobs: list[str], parallelism: int = 1):
     """Produce records into the namespace's input topics, then run `jobs` bounded."""
     from supplyflow import runner

@@ -13,7 +13,7 @@ import pytest
 
 from supplyflow import config, kafka_io
 from testdata.generator import Record
-from tests.helpers import produce_and_run
+from tests.helpers import cli, ns_env, produce_and_run, tableau_rows
 
 pytestmark = pytest.mark.integration
 H = 3600 * 1000
@@ -159,6 +159,16 @@ def test_hourly_flow_buckets_late_movements_in_their_hour(stocked):
     assert rows[(E, "WH-DAL", 13)] == (0, 0, 0, 0, 100, -100, 1)
     assert rows[(E, "WH-HOU", 13)] == (0, 0, 0, 100, 0, 100, 1)
     assert (E, "WH-DAL", 10) not in rows                         # cycle counts change nothing
+
+
+def test_flow_sql_runs_unchanged_in_the_sql_client(stocked):
+    """The job's SQL file, run by an analyst with `supplyflow sql -f`, gives the table's rows."""
+    out = cli("sql", "-f", str(config.ROOT / "sql" / "flink" / "inventory_flow_hourly.sql"), env=ns_env(stocked))
+    assert out.returncode == 0, out.stderr + out.stdout
+    with psycopg.connect(**stocked.pg_conninfo()) as conn:
+        table = {(r[0], r[1], r[2].strftime("%Y-%m-%d %H:%M:%S.000"), *map(str, r[3:])) for r in conn.execute(
+            "select * from scm.inventory_flow_hourly")}
+    assert len(table) >= 10 and set(tableau_rows(out.stdout)) == table
 
 
 def test_positions_topic_is_keyed_by_the_primary_key(stocked):

@@ -9,17 +9,13 @@ import pytest
 from supplyflow import config, kafka_io
 from testdata import generator
 from testdata.files import write_jsonl
-from tests.helpers import assert_one_line_error, cli
+from tests.helpers import assert_one_line_error, cli, ns_env
 
 pytestmark = pytest.mark.integration
 
 
-def _ns_env(settings: config.Settings) -> dict[str, str]:
-    return {"SUPPLYFLOW_NAMESPACE": settings.namespace}
-
-
 def test_scenario_lands_in_the_input_topics_in_order(ns_settings):
-    out = cli("produce", "--scenario", "smoke", "--seed", "3", env=_ns_env(ns_settings))
+    out = cli("produce", "--scenario", "smoke", "--seed", "3", env=ns_env(ns_settings))
     assert out.returncode == 0, out.stderr
     scenario = generator.generate("smoke", seed=3)
     assert f"produced {len(scenario.records)} records" in out.stdout
@@ -35,7 +31,7 @@ def test_jsonl_file_roundtrips_bytes(namespaces, tmp_path):
     records = [r for r in generator.generate("faults", seed=5).records if r.topic == config.PURCHASE_ORDERS][:50]
     path = tmp_path / "po.jsonl"
     write_jsonl(records, path)
-    out = cli("produce", "--file", str(path), "--rate", "500", "--quiet", env=_ns_env(settings))
+    out = cli("produce", "--file", str(path), "--rate", "500", "--quiet", env=ns_env(settings))
     assert out.returncode == 0, out.stderr
     got = [r.value for r in kafka_io.read_all(settings, settings.topic(config.PURCHASE_ORDERS))]
     assert sorted(got, key=repr) == sorted((r.value for r in records), key=repr)
