@@ -82,8 +82,6 @@ def _process_function(rules, final_wm: int | None, fault_marker: str | None):
             self.state = runtime_context.get_state(ValueStateDescriptor("line_state", Types.STRING()))
             self.buffer = runtime_context.get_map_state(
                 MapStateDescriptor("pending_events", Types.LONG(), Types.STRING()))
-            self.metric_group = runtime_context.get_metrics_group().add_group("supplyflow")
-            self.counters = {}
 
         def process_element(self, row, ctx):
             event = row.as_dict()
@@ -122,10 +120,6 @@ def _process_function(rules, final_wm: int | None, fault_marker: str | None):
             for kind, rows in rules.emit(state, trigger, now_ms).items():
                 for doc in rows:
                     yield Row(kind, json.dumps({**doc, "updated_at": now_ms}))
-            for name, n in state.pop("counts", {}).items():  # Flink metrics (process mode)
-                if name not in self.counters:
-                    self.counters[name] = self.metric_group.counter(name)
-                self.counters[name].inc(n)
             # one TTL timer per expiry time (a timer behind the watermark fires in order
             # within the same watermark advance, before later events are applied)
             if expiry is not None and state.get("expiry_timer") != expiry:

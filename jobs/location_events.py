@@ -102,7 +102,8 @@ class OnOrderRules:
 
 class LocationRules:
     """Stage 2: udfs/inventory.py per SKU location; emits `positions` rows (when
-    `positions`) and the alerts of the types in `alert_types`."""
+    `positions`), the alerts of the types in `alert_types`, and — when REORDER is one of
+    them — a `not_evaluated` row per instant that had no policy to evaluate against."""
 
     def __init__(self, positions: bool, alert_types: tuple[str, ...]):
         self.positions = positions
@@ -124,11 +125,14 @@ class LocationRules:
         pass
 
     def emit(self, loc: dict, trigger: dict, now_ms: int) -> dict[str, list[dict]]:
+        out = {"alerts": []}
         if "REORDER" in self.alert_types:
-            inventory.evaluate_reorder(loc)
+            if inventory.evaluate_reorder(loc) is False:
+                out["not_evaluated"] = [{"sku": loc["sku"], "warehouse_id": loc["warehouse_id"],
+                                         "event_time": loc["last_event_time"]}]
         else:
             loc["trigger"] = None
-        out = {"alerts": [{**a, "detected_at": now_ms} for a in loc["alerts"] if a["alert_type"] in self.alert_types]}
+        out["alerts"] = [{**a, "detected_at": now_ms} for a in loc["alerts"] if a["alert_type"] in self.alert_types]
         loc["alerts"] = []
         if self.positions and loc["changed"]:
             out["positions"] = [inventory.position_row(loc)]

@@ -20,7 +20,6 @@ ON_HAND_SIGN = {"RECEIPT": 1, "TRANSFER_IN": 1, "ADJUSTMENT": 1, "ISSUE": -1, "T
 COUNT_TOLERANCE = 0.002  # a cycle count within 0.2 % of max(on_hand, 1) is no variance
 COUNT_HIGH = 0.02        # above 2 %: HIGH, else MEDIUM
 POLICY_FIELDS = ("reorder_point", "order_up_to", "min_order_qty", "safety_stock", "lead_time_days")
-NO_POLICY_METRIC = "reorder_not_evaluated_no_policy"
 
 
 def new_location(sku: str, warehouse_id: str) -> dict[str, Any]:
@@ -115,24 +114,24 @@ def apply_policy(loc: dict[str, Any], event: dict[str, Any]) -> None:
                             **{k: fields.get(k) for k in POLICY_FIELDS}})
 
 
-def evaluate_reorder(loc: dict[str, Any]) -> None:
+def evaluate_reorder(loc: dict[str, Any]) -> bool | None:
     """At the end of an instant with a movement (not a CYCLE_COUNT) or a PO line event:
     compare the position with the reorder point in effect; REORDER when it falls below
-    while armed, re-arm when it is back at or above. No policy: no evaluation (counted)."""
+    while armed, re-arm when it is back at or above. Returns None when there was nothing
+    to evaluate, False when there was but no policy is in effect (SPEC: counted), True
+    when it was evaluated."""
     trigger, loc["trigger"] = loc["trigger"], None
     if trigger is None:
-        return
+        return None
     policy = policy_at(loc, loc["last_event_time"])
     if policy is None:
-        counts = loc.setdefault("counts", {})  # Flink metrics, taken by the job after each instant
-        counts[NO_POLICY_METRIC] = counts.get(NO_POLICY_METRIC, 0) + 1
-        return
+        return False
     pos = position(loc)
     if pos >= policy["reorder_point"]:
         loc["armed"] = True
-        return
+        return True
     if not loc["armed"]:
-        return
+        return True
     loc["armed"] = False
     qty = suggested_qty(policy, pos)
     details = {"position": pos, "on_hand": loc["on_hand"], "on_order": on_order(loc), "suggested_qty": qty,
@@ -142,6 +141,7 @@ def evaluate_reorder(loc: dict[str, Any]) -> None:
         f"{loc['sku']} at {loc['warehouse_id']}: position {pos} EA fell below the reorder point "
         f"{policy['reorder_point']} (on hand {loc['on_hand']}, on order {on_order(loc)}); "
         f"suggested order {qty} EA"))
+    return True
 
 
 def position_row(loc: dict[str, Any]) -> dict[str, Any]:

@@ -25,13 +25,15 @@ def pl(eid, t, **fields):
 
 
 def run(*instants):
-    """Apply each instant's events, then evaluate; returns the location and its alerts."""
+    """Apply each instant's events, then evaluate; returns the location and its alerts
+    (the evaluation outcomes in loc["outcomes"])."""
     loc, alerts = inventory.new_location("SKUAAAA1", "WH-DAL"), []
+    loc["outcomes"] = []
     for events in instants:
         for e in events:
             apply = {"MV": inventory.apply_movement, "OO": inventory.apply_line, "PL": inventory.apply_policy}
             apply[e["kind"]](loc, e)
-        inventory.evaluate_reorder(loc)
+        loc["outcomes"].append(inventory.evaluate_reorder(loc))
         alerts += loc["alerts"]
         loc["alerts"] = []
     return loc, alerts
@@ -95,9 +97,12 @@ def test_replenishment_on_order_suppresses_a_second_reorder_and_receipt_keeps_th
     assert (loc["on_hand"], inventory.on_order(loc), inventory.position(loc)) == (170, 0, 170)
 
 
-def test_no_policy_no_evaluation_is_counted():
-    loc, alerts = run([mv("i", 1, "ISSUE", 5)], [mv("i2", 2, "ISSUE", 5)], [mv("c", 3, "CYCLE_COUNT", -10)])
-    assert alerts == [] and loc["counts"] == {inventory.NO_POLICY_METRIC: 2}
+def test_no_policy_no_evaluation_is_reported():
+    loc, alerts = run([mv("i", 1, "ISSUE", 5)], [mv("i2", 2, "ISSUE", 5)], [mv("c", 3, "CYCLE_COUNT", -10)],
+                      [pl("p", 4)], [mv("i3", 5, "ISSUE", 5)])
+    assert loc["outcomes"] == [False, False, None, None, True]  # a cycle count evaluates nothing
+    # the first evaluation under a policy counts as "no earlier evaluation": below fires
+    assert [a["trigger_event_id"] for a in alerts] == ["i3"]
 
 
 def test_policy_in_effect_at_the_event_time():
