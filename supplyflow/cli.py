@@ -68,7 +68,26 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from benchmarks import validation
 
         validation.main(settings, size=args.size)
+    elif args.name == "jobs":
+        from benchmarks import jobs
+
+        jobs.main(settings, size=args.size)
     return 0
+
+
+def _cmd_alerts(args: argparse.Namespace) -> int:
+    from supplyflow import alerts_cli
+
+    return alerts_cli.main(config.settings(), types=args.type, min_severity=args.min_severity, follow=args.follow,
+                           as_json=args.json)
+
+
+def _cmd_reconcile(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from supplyflow import reconcile
+
+    return reconcile.main(config.settings(), Path(args.json_out) if args.json_out else None)
 
 
 def _cmd_sql(args: argparse.Namespace) -> int:
@@ -113,9 +132,20 @@ def parser() -> argparse.ArgumentParser:
     rn.set_defaults(func=_cmd_run)
 
     bn = sub.add_parser("bench", help="run a benchmark on the local stack (see benchmarks/README.md)")
-    bn.add_argument("name", choices=["validation"])
+    bn.add_argument("name", choices=["validation", "jobs"])
     bn.add_argument("--size", type=_positive, default=100_000, help="records to push through (default 100000)")
     bn.set_defaults(func=_cmd_bench)
+
+    al = sub.add_parser("alerts", help="print the alerts (read_committed), for people or, with --json, scripts")
+    al.add_argument("--type", help="only these alert types, comma-separated (e.g. REORDER,COUNT_VARIANCE)")
+    al.add_argument("--min-severity", help="only alerts at least this severe: LOW, MEDIUM, HIGH, CRITICAL")
+    al.add_argument("--follow", "-f", action="store_true", help="keep printing new alerts until Ctrl-C")
+    al.add_argument("--json", action="store_true", help="one alert envelope (JSON) per line")
+    al.set_defaults(func=_cmd_alerts)
+
+    rc = sub.add_parser("reconcile", help="delivered vs received, delivered but never received, count variances")
+    rc.add_argument("--json-out", help="where to write the rows as JSON (default: .data/reconcile.json)")
+    rc.set_defaults(func=_cmd_reconcile)
 
     sq = sub.add_parser("sql", help="the Flink SQL client with every topic and table declared (see sql/)")
     sq.add_argument("-f", "--file", help="run this SQL script and print its results, then exit")

@@ -34,6 +34,36 @@ def _alerts_by_type(settings: config.Settings) -> list[tuple[str, str, int]]:
         return conn.execute(query).fetchall()
 
 
+def _skus_at_risk(settings: config.Settings, limit: int = 5) -> list[tuple]:
+    """SKU locations whose latest REORDER alert is still current (position below the
+    reorder point then), most severe and lowest position first."""
+    import psycopg
+
+    query = """
+        select distinct on (a.sku, a.warehouse_id) a.sku, a.warehouse_id, a.severity, p.on_hand, p.on_order,
+               p.position, (a.details ->> 'reorder_point')::bigint as reorder_point
+        from scm.alerts a join scm.inventory_positions p using (sku, warehouse_id)
+        where a.alert_type = 'REORDER'
+        order by a.sku, a.warehouse_id, a.event_time desc"""
+    rank = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3}
+    with psycopg.connect(**settings.pg_conninfo()) as conn:
+        rows = [r for r in conn.execute(query).fetchall() if r[5] < r[6]]
+    return sorted(rows, key=lambda r: (rank.get(r[2], 9), r[5], r[0], r[1]))[:limit]
+
+
+def _live_alerts(settings: config.Settings):
+    """Print HIGH and CRITICAL alerts as their transactions commit, until stopped."""
+    import threading
+
+    from supplyflow import alerts_cli
+
+    stop = threading.Event()
+    thread = threading.Thread(target=alerts_cli.main, args=(settings,), daemon=True,
+                              kwargs=dict(min_severity="HIGH", follow=True, from_end=True, stop=stop))
+    thread.start()
+    return stop, thread
+
+
 def main(settings: config.Settings, scenario: str = "demo", seed: int = 7) -> int:
     """Run the demo end to end; returns the exit code."""
     from testdata import generator
@@ -49,8 +79,14 @@ def main(settings: config.Settings, scenario: str = "demo", seed: int = 7) -> in
     valid_since = kafka_io.end_offsets(settings, valid)
     counts = produce(settings, data.records, progress=True)
     names = list(runner.JOB_MODULES)
-    print(f"== running {', '.join(names)} on the embedded Flink (bounded)")
-    runner.run(names, settings, bounded=True)
+    print(f"== running {', '.join(names)} on the embedded Flink (bounded); HIGH and CRITICAL alerts as they "
+          f"commit (all of them: `supplyflow alerts`)")
+    stop, follower = _live_alerts(settings)
+    try:
+        runner.run(names, settings, bounded=True)
+    finally:
+        stop.set()
+        follower.join(5)
     print("== summary")
     for topic, n in sorted(counts.items()):
         print(f"  records in   {topic:<28} {n:>7}")
@@ -63,6 +99,10 @@ def main(settings: config.Settings, scenario: str = "demo", seed: int = 7) -> in
         print(f"  DLQ          {code:<28} {n:>7}")
     for alert_type, severity, n in _alerts_by_type(settings):
         print(f"  alerts       {alert_type + ' (' + severity + ')':<34} {n:>7}")
+    risky = _skus_at_risk(settings)
+    for sku, warehouse, severity, on_hand, on_order, position, reorder_point in risky:
+        print(f"  at risk      {sku + ' @ ' + warehouse:<28} {severity:<8} position {position} < reorder point "
+              f"{reorder_point} (on hand {on_hand}, on order {on_order})")
     expected = data.counts()
     print(f"  (the scenario labels {sum(v for k, v in expected.items() if k not in ('valid', 'duplicate'))} "
           f"records as invalid and {expected.get('duplicate', 0)} as duplicates)")

@@ -87,6 +87,26 @@ def table_env(settings: config.Settings, parallelism: int = 1, overrides: dict[s
     return StreamTableEnvironment.create(env, environment_settings=env_settings)
 
 
+def batch_table_env(settings: config.Settings):
+    """A batch TableEnvironment on the embedded MiniCluster with every SPEC topic (bounded)
+    and table declared, as in `supplyflow sql` — for tools that query the outputs."""
+    from supplyflow import sql_client
+
+    conf = prepare_environment(settings, {"rest.bind-port": "8082-8099", "pipeline.jars": ""})
+    from pyflink.common import Configuration
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    flink_conf = Configuration()
+    for key, value in conf.items():
+        if value != "":
+            flink_conf.set_string(key, value)
+    t_env = TableEnvironment.create(EnvironmentSettings.new_instance().in_batch_mode()
+                                    .with_configuration(flink_conf).build())
+    for statement in sql_client.tables(settings, bounded=True):
+        t_env.execute_sql(statement)
+    return t_env
+
+
 def job_name(name: str, settings: config.Settings) -> str:
     """The Flink job name of job `name` (metrics carry it as the job_name label)."""
     return f"supplyflow-{name}" + (f"-{settings.namespace}" if settings.namespace else "")

@@ -9,10 +9,12 @@ import sys
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run `supplyflow ARGS` in a subprocess, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "supplyflow.cli", *args],
-        capture_output=True, text=True, env=dict(os.environ, **(env or {})), timeout=timeout,
-    )
+    environ = dict(os.environ, **(env or {}))
+    # set in this process once an embedded job ran Python in thread mode; a user's shell
+    # does not have it, and it stops a new PyFlink client from starting its gateway
+    environ.pop("PYFLINK_GATEWAY_DISABLED", None)
+    return subprocess.run([sys.executable, "-m", "supplyflow.cli", *args], capture_output=True, text=True,
+                          env=environ, timeout=timeout)
 
 
 def assert_one_line_error(out: subprocess.CompletedProcess, *needles: str) -> None:

@@ -91,6 +91,14 @@ EVENTS = [
     # G: a movement 9 h late still counts, in its own hour
     move("g1", G, T0 + 10 * H, "RECEIPT", 10),
     move("g2", G, T0 + 1 * H, "RECEIPT", 5),
+    # H (reconciliation): 90 received of 100 delivered; a delivery never received
+    po("h-po1", "PO-H1", "SKUHHHH8", T0 + 1 * H, 100),
+    ship("h-s1", "SH-H1", "PO-H1", "SKUHHHH8", T0 + 2 * H, 100),
+    ship("h-s2", "SH-H1", "PO-H1", "SKUHHHH8", T0 + 3 * H, 100, event_type="DELIVERED"),
+    move("h1", "SKUHHHH8", T0 + 4 * H, "RECEIPT", 90, ref="SH-H1"),
+    po("h-po2", "PO-H2", "SKUHHHH8", T0 + 1 * H, 50),
+    ship("h-s3", "SH-H2", "PO-H2", "SKUHHHH8", T0 + 2 * H, 50),
+    ship("h-s4", "SH-H2", "PO-H2", "SKUHHHH8", T0 + 3 * H, 50, event_type="DELIVERED"),
     # a location of its own for the fault-injection test (harmless without it)
     move("inject-failure", "SKUZZZZ9", T0 + 11 * H, "ISSUE", 1),
 ]
@@ -98,7 +106,7 @@ EVENTS = [
 
 @pytest.fixture(scope="module")
 def stocked(ns_settings):
-    produce_and_run(ns_settings, EVENTS, JOBS)
+    produce_and_run(ns_settings, EVENTS, JOBS + ["shipment-matching"])  # matching: for reconcile
     return ns_settings
 
 
@@ -120,6 +128,7 @@ def test_positions_on_hand_on_order(stocked):
         (A, "WH-DAL"): (0, 0, 0), (B, "WH-DAL"): (40, 0, 40), (C, "WH-DAL"): (-500, 0, -500),
         (D, "WH-DAL"): (65, 0, 65), (E, "WH-DAL"): (900, 0, 900), (E, "WH-HOU"): (100, 0, 100),
         (F, "WH-DAL"): (30, 0, 30), (G, "WH-DAL"): (15, 0, 15), ("SKUZZZZ9", "WH-DAL"): (-1, 0, -1),
+        ("SKUHHHH8", "WH-DAL"): (90, 10 + 50, 150),  # 10 of PO-H1 still on order, all of PO-H2
     }
 
 
@@ -217,3 +226,86 @@ def test_exactly_once_through_an_injected_failure(stocked, namespaces, tmp_path,
     for topic in (config.INVENTORY_POSITIONS_TOPIC, config.ALERTS_INVENTORY, config.ALERTS_REORDER):
         assert _records(settings, topic) == _records(stocked, topic), topic
     assert _snapshot(settings) == _snapshot(stocked)
+
+
+def test_reconcile_lists_disagreements_for_people_and_tools(stocked, tmp_path):
+    out = cli("reconcile", "--json-out", str(tmp_path / "r.json"), env=ns_env(stocked))
+    assert out.returncode == 0, out.stderr + out.stdout
+    found = json.loads((tmp_path / "r.json").read_text())
+    assert [(r["po_id"], r["delivered_qty"], r["received_qty"]) for r in found["delivered_vs_received"]] == [
+        ("PO-H1", 100, 90), ("PO-H2", 50, 0)]                 # PO-A: 160 delivered, 160 received
+    assert [r["shipment_id"] for r in found["delivered_not_received"]] == ["SH-H2"]
+    assert [(r["trigger_event_id"], r["variance_qty"]) for r in found["count_variances"]] == [("e4", -100),
+                                                                                              ("e3", -10)]
+    assert "== Shipments delivered by the carrier, never received: 1" in out.stdout
+    assert "SH-H2" in out.stdout
+
+
+# --- `supplyflow alerts` over this scenario's alerts --------------------------------------
+
+def test_alerts_cli_json_lists_every_committed_alert(stocked):
+    out = cli("alerts", "--json", env=ns_env(stocked))
+    assert out.returncode == 0, out.stderr
+    printed = [json.loads(line) for line in out.stdout.splitlines()]
+    with psycopg.connect(**stocked.pg_conninfo()) as conn:
+        table = {r[0] for r in conn.execute("select alert_id from scm.alerts")}
+    assert sorted(a["alert_id"] for a in printed) == sorted(table) and len(table) == 6
+    assert [a["event_time"] for a in printed] == sorted(a["event_time"] for a in printed)  # oldest first
+
+
+def test_alerts_cli_filters_by_type_and_severity(stocked):
+    out = cli("alerts", "--json", "--type", "reorder", "--min-severity", "high", env=ns_env(stocked))
+    assert out.returncode == 0, out.stderr
+    assert sorted(json.loads(line)["trigger_event_id"] for line in out.stdout.splitlines()) == ["a5", "b2"]
+
+
+def test_alerts_cli_prints_one_readable_line_per_alert(stocked):
+    out = cli("alerts", "--type", "COUNT_VARIANCE", env=ns_env(stocked))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2 and "\033[" not in out.stdout  # no colors when not a terminal
+    assert lines[0].startswith("2026-10-01 11:00 UTC  MEDIUM    COUNT_VARIANCE")
+    assert lines[0].endswith(f"Cycle count of {E} at WH-DAL: counted 990 EA, booked 1000 EA (-1.0 %)")
+
+
+def test_alerts_cli_rejects_unknown_filters_with_one_line(stocked):
+    from tests.helpers import assert_one_line_error
+
+    assert_one_line_error(cli("alerts", "--min-severity", "urgent", env=ns_env(stocked)), "urgent", "CRITICAL")
+    assert_one_line_error(cli("alerts", "--type", "REORDR", env=ns_env(stocked)), "REORDR", "REORDER")
+
+
+def test_alerts_follow_shows_new_committed_alerts_only(namespaces):
+    """--follow prints what commits after the backlog, and never an aborted transaction's alert."""
+    import io
+    import threading
+    import time
+
+    from kafka import KafkaProducer
+
+    from supplyflow import alerts_cli
+
+    settings = namespaces()
+    producer = KafkaProducer(**settings.kafka_client_config(), transactional_id=f"{settings.namespace}-follow-test")
+    producer.init_transactions()
+
+    def send(alert_id: str, commit: bool = True) -> None:
+        producer.begin_transaction()
+        producer.send(settings.topic(config.ALERTS_REORDER), key=b"X|Y", value=json.dumps(
+            {"alert_id": alert_id, "alert_type": "REORDER", "severity": "HIGH",
+             "event_time": "2026-10-02T00:00:00Z", "message": "test"}).encode())
+        producer.commit_transaction() if commit else producer.abort_transaction()
+
+    send("backlog")
+    buffer = io.StringIO()
+    follower = threading.Thread(target=alerts_cli.main, args=(settings,),
+                                kwargs=dict(follow=True, as_json=True, out=buffer, max_idle_s=15))
+    follower.start()
+    deadline = time.monotonic() + 60
+    while "backlog" not in buffer.getvalue() and time.monotonic() < deadline:  # the backlog is printed
+        follower.join(0.2)
+    send("aborted", commit=False)
+    send("new")
+    producer.close()
+    follower.join(120)
+    assert [json.loads(line)["alert_id"] for line in buffer.getvalue().splitlines()] == ["backlog", "new"]
