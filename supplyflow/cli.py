@@ -90,6 +90,12 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
     return reconcile.main(config.settings(), Path(args.json_out) if args.json_out else None)
 
 
+def _cmd_quality(args: argparse.Namespace) -> int:
+    from supplyflow import quality
+
+    return quality.main(config.settings())
+
+
 def _cmd_sql(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -146,6 +152,9 @@ def parser() -> argparse.ArgumentParser:
     rc = sub.add_parser("reconcile", help="delivered vs received, delivered but never received, count variances")
     rc.add_argument("--json-out", help="where to write the rows as JSON (default: .data/reconcile.json)")
     rc.set_defaults(func=_cmd_reconcile)
+
+    qa = sub.add_parser("quality", help="great-expectations checks of the output tables, with an HTML report")
+    qa.set_defaults(func=_cmd_quality)
 
     sq = sub.add_parser("sql", help="the Flink SQL client with every topic and table declared (see sql/)")
     sq.add_argument("-f", "--file", help="run this SQL script and print its results, then exit")

@@ -39,11 +39,9 @@ def run_checks(settings: config.Settings) -> dict[str, dict[str, Any]]:
     t_env = runner.batch_table_env(settings)
     results = {}
     for name, title, sql in CHECKS:
-        table = t_env.sql_query(ddl.sql_file(sql))
-        columns = table.get_schema().get_field_names()
-        with table.execute().collect() as rows:
-            results[name] = {"title": title, "columns": columns,
-                             "rows": [dict(zip(columns, map(_plain, row), strict=True)) for row in rows]}
+        columns, rows = runner.query(t_env, ddl.sql_file(sql))
+        results[name] = {"title": title, "columns": columns,
+                         "rows": [dict(zip(columns, map(_plain, row), strict=True)) for row in rows]}
     return results
 
 

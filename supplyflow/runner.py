@@ -107,6 +107,14 @@ def batch_table_env(settings: config.Settings):
     return t_env
 
 
+def query(t_env, sql: str) -> tuple[list[str], list[tuple]]:
+    """Run a (bounded) query; returns its column names and rows."""
+    table = t_env.sql_query(sql)
+    columns = table.get_schema().get_field_names()
+    with table.execute().collect() as rows:
+        return columns, [tuple(row) for row in rows]
+
+
 def job_name(name: str, settings: config.Settings) -> str:
     """The Flink job name of job `name` (metrics carry it as the job_name label)."""
     return f"supplyflow-{name}" + (f"-{settings.namespace}" if settings.namespace else "")
