@@ -171,6 +171,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script: one-line errors, non-zero exit codes."""
+    import logging
+
+    # py4j logs a traceback (on the root logger) when Ctrl-C interrupts a call into its
+    # Flink JVM; the interrupt itself is reported below, once
+    logging.getLogger("py4j").setLevel(logging.CRITICAL)
+    logging.getLogger().addFilter(
+        lambda record: not record.getMessage().startswith("KeyboardInterrupt while sending command"))
     args = parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -64,6 +64,16 @@ def _live_alerts(settings: config.Settings):
     return stop, thread
 
 
+def _holds_exactly(settings: config.Settings, records) -> bool:
+    """Do the input topics hold exactly these records (a demo that ran before)?"""
+    from collections import Counter
+
+    want = Counter((r.topic, r.value) for r in records)
+    have = Counter((topic, rec.value) for topic in config.INPUT_TOPICS
+                   for rec in kafka_io.read_all(settings, settings.topic(topic)))
+    return have == want
+
+
 def main(settings: config.Settings, scenario: str = "demo", seed: int = 7) -> int:
     """Run the demo end to end; returns the exit code."""
     from testdata import generator
@@ -72,12 +82,22 @@ def main(settings: config.Settings, scenario: str = "demo", seed: int = 7) -> in
     print("== starting the local stack")
     stack.up(settings)
     data = generator.generate(scenario, seed=seed)
-    print(f"== producing scenario {scenario!r} (seed {seed}): {len(data.records)} records")
     inputs = [settings.topic(t) for t in config.INPUT_TOPICS]
     valid = [settings.topic(t) for t in config.VALID_TOPICS.values()]
     since = kafka_io.end_offsets(settings, inputs)
     valid_since = kafka_io.end_offsets(settings, valid)
-    counts = produce(settings, data.records, progress=True)
+    if _holds_exactly(settings, data.records):
+        # producing the same events again would make them new events (the dedup window
+        # has passed, or its memory is gone with the last run): replay what is there
+        print(f"== the input topics already hold scenario {scenario!r} (seed {seed}): replaying it, producing nothing")
+        since = {tp: 0 for tp in since}
+        valid_since = {tp: 0 for tp in valid_since}
+        counts = {}
+        for r in data.records:
+            counts[settings.topic(r.topic)] = counts.get(settings.topic(r.topic), 0) + 1
+    else:
+        print(f"== producing scenario {scenario!r} (seed {seed}): {len(data.records)} records")
+        counts = produce(settings, data.records, progress=True)
     names = list(runner.JOB_MODULES)
     print(f"== running {', '.join(names)} on the embedded Flink (bounded); HIGH and CRITICAL alerts as they "
           f"commit (all of them: `supplyflow alerts`)")

@@ -214,3 +214,53 @@ def test_stockout_risk_within_lead_time(analyst):
                 want.add(key)
     got = {(r["sku"], r["warehouse_id"]) for r in run("stockout_risk_within_lead_time.sql")}
     assert got and got == want
+
+
+# --- running the demo again, and stopping it -----------------------------------------------
+
+def _summary(stdout: str) -> list[str]:
+    return [line for line in stdout.split("== summary")[1].splitlines()
+            if line.strip().startswith(("records in", "accepted", "duplicates", "DLQ", "alerts", "at risk"))]
+
+
+def test_demo_again_replays_the_same_scenario_instead_of_producing_it_twice(demo):
+    settings, first = demo
+    with psycopg.connect(**settings.pg_conninfo()) as conn:
+        positions = conn.execute("select * from scm.inventory_positions order by 1, 2").fetchall()
+    again = cli("demo", "--scenario", "smoke", "--seed", "5", env=ns_env(settings))
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "already hold scenario 'smoke' (seed 5): replaying it, producing nothing" in again.stdout
+    assert _summary(again.stdout) == _summary(first.stdout) and len(_summary(first.stdout)) > 10
+    with psycopg.connect(**settings.pg_conninfo()) as conn:
+        assert conn.execute("select * from scm.inventory_positions order by 1, 2").fetchall() == [
+            p[:-1] + (q[-1],) for p, q in zip(positions, conn.execute(
+                "select * from scm.inventory_positions order by 1, 2").fetchall(), strict=True)]
+
+
+def test_ctrl_c_stops_the_demo_cleanly(namespaces):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    settings = namespaces()
+    env = dict(os.environ, **ns_env(settings))
+    env.pop("PYFLINK_GATEWAY_DISABLED", None)
+    proc = subprocess.Popen([sys.executable, "-m", "supplyflow.cli", "demo", "--scenario", "smoke"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stdout:  # until the jobs run
+        seen.append(line)
+        if "submitted" in line:
+            break
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert children, "the demo runs its Flink gateway as a child process"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "supplyflow: interrupted"
+    deadline = time.monotonic() + 60
+    while any(os.path.exists(f"/proc/{pid}") for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.5)  # waiting for process exit, not synchronizing with the system under test
+    assert not [pid for pid in children if os.path.exists(f"/proc/{pid}")], "Flink left running"
