@@ -96,6 +96,12 @@ def _cmd_quality(args: argparse.Namespace) -> int:
     return quality.main(config.settings())
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from supplyflow import doctor
+
+    return doctor.main(config.settings())
+
+
 def _cmd_sql(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -155,6 +161,9 @@ def parser() -> argparse.ArgumentParser:
 
     qa = sub.add_parser("quality", help="great-expectations checks of the output tables, with an HTML report")
     qa.set_defaults(func=_cmd_quality)
+
+    dr = sub.add_parser("doctor", help="preflight: what would silently break exactly-once, with a fix for each")
+    dr.set_defaults(func=_cmd_doctor)
 
     sq = sub.add_parser("sql", help="the Flink SQL client with every topic and table declared (see sql/)")
     sq.add_argument("-f", "--file", help="run this SQL script and print its results, then exit")
