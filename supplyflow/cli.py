@@ -53,6 +53,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_submit(args: argparse.Namespace) -> int:
+    from supplyflow import runner, submit
+
+    names = list(runner.JOB_MODULES) if args.job == "all" else [args.job]
+    return submit.main(names, config.settings(), args.jobmanager, bounded=args.bounded, parallelism=args.parallelism,
+                       savepoint=args.from_savepoint)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from supplyflow import demo
 
@@ -142,6 +150,15 @@ def parser() -> argparse.ArgumentParser:
     rn.add_argument("--bounded", action="store_true", help="read inputs up to their current end, then finish")
     rn.add_argument("--parallelism", type=_positive, default=1)
     rn.set_defaults(func=_cmd_run)
+
+    sb = sub.add_parser("submit", help="submit jobs to a running Flink cluster (flink run)")
+    sb.add_argument("job", help="job name, or `all`")
+    sb.add_argument("--jobmanager", default="localhost:8081",
+                    help="the cluster's REST address (default localhost:8081)")
+    sb.add_argument("--bounded", action="store_true", help="read inputs up to their current end, wait for each job")
+    sb.add_argument("--parallelism", type=_positive, default=1)
+    sb.add_argument("--from-savepoint", help="restore the job from this savepoint (or retained checkpoint)")
+    sb.set_defaults(func=_cmd_submit)
 
     bn = sub.add_parser("bench", help="run a benchmark on the local stack (see benchmarks/README.md)")
     bn.add_argument("name", choices=["validation", "jobs"])

@@ -61,6 +61,32 @@ def write_conf_dir(settings: config.Settings, overrides: dict[str, str] | None =
     return target
 
 
+def assemble_cluster_lib_dir(settings: config.Settings) -> Path:
+    """<data_dir>/flink/cluster-lib: the standalone cluster's class path — what the
+    embedded cluster has (assemble_lib_dir) plus flink-python (symlinks).
+
+    flink-python sits here rather than in each job's jars: its thread mode loads a native
+    library (pemja) that a JVM can load once, so per-job class loaders would fail every
+    thread-mode job after the first."""
+    home = pyflink_home()
+    return _link_dir(settings.data_dir / "flink" / "cluster-lib",
+                     [*(home / "lib").glob("*.jar"), *(home / "plugins" / "metrics-prometheus").glob("*.jar"),
+                      *settings.flink_jars, *(home / "opt").glob("flink-python-*.jar")])
+
+
+def _link_dir(target: Path, jars: list[Path]) -> Path:
+    """Make `target` hold exactly a symlink per jar."""
+    target.mkdir(parents=True, exist_ok=True)
+    wanted = {p.name: p for p in jars}
+    for stale in target.iterdir():
+        if stale.name not in wanted or stale.resolve() != wanted[stale.name].resolve():
+            stale.unlink()
+    for name, source in wanted.items():
+        if not (target / name).exists():
+            (target / name).symlink_to(source)
+    return target
+
+
 def assemble_lib_dir(settings: config.Settings) -> Path:
     """<data_dir>/flink/lib: the wheel's lib/, the connector jars and the Prometheus
     reporter, as symlinks — the class path of the embedded MiniCluster.
@@ -69,18 +95,9 @@ def assemble_lib_dir(settings: config.Settings) -> Path:
     in plugins/), and connectors on the system class path avoid the user-classloader
     leak warnings of a per-job pipeline.jars."""
     home = pyflink_home()
-    target = settings.data_dir / "flink" / "lib"
-    target.mkdir(parents=True, exist_ok=True)
-    wanted = {p.name: p for p in (home / "lib").glob("*.jar")}
-    wanted.update({p.name: p for p in (home / "plugins" / "metrics-prometheus").glob("*.jar")})
-    wanted.update({p.name: p for p in settings.flink_jars})
-    for stale in target.iterdir():
-        if stale.name not in wanted or stale.resolve() != wanted[stale.name].resolve():
-            stale.unlink()
-    for name, source in wanted.items():
-        if not (target / name).exists():
-            (target / name).symlink_to(source)
-    return target
+    return _link_dir(settings.data_dir / "flink" / "lib",
+                     [*(home / "lib").glob("*.jar"), *(home / "plugins" / "metrics-prometheus").glob("*.jar"),
+                      *settings.flink_jars])
 
 
 def pyflink_home() -> Path:

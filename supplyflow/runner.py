@@ -65,6 +65,13 @@ def prepare_environment(settings: config.Settings, overrides: dict[str, str] | N
     return flinkconf.flink_config(settings, overrides)
 
 
+def flink_client_environment(settings: config.Settings) -> dict[str, str]:
+    """Environment for the `flink` CLI of the wheel submitting to a cluster: its own
+    generated conf dir (connector jars in pipeline.jars), our Python path, our settings."""
+    prepare_environment(settings, conf_name="submit-conf")
+    return dict(os.environ)
+
+
 def table_env(settings: config.Settings, parallelism: int = 1, overrides: dict[str, str] | None = None):
     """A streaming TableEnvironment on the embedded MiniCluster, configured from flink-conf/."""
     # the embedded cluster's REST API takes a free port, leaving 8081 to a standalone
@@ -120,15 +127,20 @@ def job_name(name: str, settings: config.Settings) -> str:
     return f"supplyflow-{name}" + (f"-{settings.namespace}" if settings.namespace else "")
 
 
+def job_overrides(name: str, settings: config.Settings) -> dict[str, str]:
+    """Job-level options of job `name`: its own (`job_config`), its name, the idle timeout."""
+    overrides = dict(getattr(job_module(name), "job_config", lambda s: {})(settings))
+    overrides["pipeline.name"] = job_name(name, settings)
+    if settings.idle_timeout:
+        overrides["table.exec.source.idle-timeout"] = settings.idle_timeout
+    return overrides
+
+
 def submit(name: str, settings: config.Settings, bounded: bool, parallelism: int = 1):
     """Build job `name` in a TableEnvironment of its own (its job-level options stay its
     own) and submit it; returns the TableResult."""
     module = job_module(name)
-    overrides = dict(getattr(module, "job_config", lambda s: {})(settings))
-    overrides["pipeline.name"] = job_name(name, settings)
-    if settings.idle_timeout:
-        overrides["table.exec.source.idle-timeout"] = settings.idle_timeout
-    t_env = table_env(settings, parallelism, overrides)
+    t_env = table_env(settings, parallelism, job_overrides(name, settings))
     statements = module.build(t_env, settings, bounded=bounded)
     result = statements.execute()
     print(f"  submitted {name} ({'bounded' if bounded else 'unbounded'}, parallelism {parallelism})", flush=True)

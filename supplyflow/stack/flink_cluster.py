@@ -31,6 +31,7 @@ class FlinkCluster:
         return dict(
             os.environ,
             FLINK_CONF_DIR=str(conf_dir),
+            FLINK_LIB_DIR=str(flinkconf.assemble_cluster_lib_dir(self.settings)),
             FLINK_LOG_DIR=str(self.home / "log"),
             FLINK_PID_DIR=str(self.home),
             PYTHONPATH=python_path(),
