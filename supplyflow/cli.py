@@ -61,6 +61,12 @@ def _cmd_submit(args: argparse.Namespace) -> int:
                        savepoint=args.from_savepoint)
 
 
+def _cmd_savepoint(args: argparse.Namespace) -> int:
+    from supplyflow import savepoint
+
+    return savepoint.main(args.job, config.settings(), args.jobmanager)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from supplyflow import demo
 
@@ -159,6 +165,11 @@ def parser() -> argparse.ArgumentParser:
     sb.add_argument("--parallelism", type=_positive, default=1)
     sb.add_argument("--from-savepoint", help="restore the job from this savepoint (or retained checkpoint)")
     sb.set_defaults(func=_cmd_submit)
+
+    sp = sub.add_parser("savepoint", help="stop a job on the Flink cluster with a savepoint (to resume or upgrade)")
+    sp.add_argument("job", help="job name")
+    sp.add_argument("--jobmanager", default="localhost:8081", help="the cluster's REST address")
+    sp.set_defaults(func=_cmd_savepoint)
 
     bn = sub.add_parser("bench", help="run a benchmark on the local stack (see benchmarks/README.md)")
     bn.add_argument("name", choices=["validation", "jobs"])

@@ -73,3 +73,87 @@ def test_submit_all_to_the_standalone_cluster_at_parallelism_2_equals_the_embedd
     want, got = _snapshot(embedded), _snapshot(submitted)
     assert all(want[t] for t in ("po_lines", "shipment_status", "inventory_positions", "alerts", "dlq_events"))
     assert got == want
+
+
+def _wait_for(condition, what: str, timeout_s: float = 240):
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(1)  # polling an unbounded job's committed output, not a fixed delay
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _position_records(settings, skip_sku: str):
+    import json
+    from collections import Counter
+
+    from supplyflow import config, kafka_io
+
+    records = kafka_io.read_all(settings, settings.topic(config.INVENTORY_POSITIONS_TOPIC))
+    docs = [json.loads(r.value) for r in records]
+    return Counter(json.dumps({k: v for k, v in d.items() if k != "updated_at"}, sort_keys=True)
+                   for d in docs if d["sku"] != skip_sku)
+
+
+def test_stop_with_savepoint_and_resume_at_another_parallelism_loses_and_repeats_nothing(namespaces, monkeypatch):
+    """The inventory job runs unbounded on the cluster at parallelism 1, is stopped with a
+    savepoint halfway, and resumes from it at parallelism 2: its committed position updates
+    and alerts equal, one for one, a bounded embedded run over the same events."""
+    import json
+
+    import psycopg
+
+    from supplyflow import config, kafka_io, runner
+    from supplyflow.produce import produce
+    from tests.helpers import ns_env
+    from tests.integration.test_inventory import EVENTS, T0, H, move
+
+    tick = "SKUTICK0"
+    split = T0 + 4 * H + 30 * 60_000
+    part1 = [r for r in EVENTS if json.loads(r.value)["event_time"] < split] + [move("tick-1", tick, split, "ISSUE", 1)]
+    part2 = [r for r in EVENTS if json.loads(r.value)["event_time"] >= split] + [
+        move("tick-2", tick, T0 + 30 * H, "ISSUE", 1)]
+    reference, live = namespaces(), namespaces()
+    produce(reference, part1 + part2, progress=False)
+    runner.run(["edge", "inventory"], reference, bounded=True)
+
+    monkeypatch.setenv("SUPPLYFLOW_IDLE_TIMEOUT", "1 s")  # quiet partitions release the watermark
+    env = {**ns_env(live), "SUPPLYFLOW_IDLE_TIMEOUT": "1 s"}
+    cluster = FlinkCluster(live)
+    assert cli("stack", "up", "--flink-cluster").returncode == 0
+    try:
+        produce(live, part1, progress=False)
+        runner.run(["edge"], live, bounded=True)
+        out = cli("submit", "inventory", "--parallelism", "1", env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        alerts_topic = live.topic(config.ALERTS_INVENTORY)
+        _wait_for(lambda: len(kafka_io.read_all(live, alerts_topic)) >= 2, "the first half's COUNT_VARIANCE alerts")
+        out = cli("savepoint", "inventory", env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        path = out.stdout.split("savepoint: ", 1)[1].split()[0]
+        produce(live, part2, progress=False)
+        runner.run(["edge"], live, bounded=True)
+        out = cli("submit", "inventory", "--parallelism", "2", "--from-savepoint", path, env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        with psycopg.connect(**reference.pg_conninfo()) as conn:
+            want = conn.execute("select sku, warehouse_id, on_hand, on_order, position from scm.inventory_positions"
+                                " where sku <> %s order by 1, 2", (tick,)).fetchall()
+
+        def caught_up():
+            with psycopg.connect(**live.pg_conninfo()) as conn:
+                return conn.execute("select sku, warehouse_id, on_hand, on_order, position"
+                                    " from scm.inventory_positions where sku <> %s order by 1, 2",
+                                    (tick,)).fetchall() == want
+
+        _wait_for(caught_up, "the resumed job to catch up")
+        cli("savepoint", "inventory", env=env)  # stop it (committing its last transaction)
+    finally:
+        cluster.stop()
+    ids = sorted(json.loads(r.value)["alert_id"] for r in kafka_io.read_all(live, alerts_topic))
+    assert ids == sorted(json.loads(r.value)["alert_id"]
+                         for r in kafka_io.read_all(reference, reference.topic(config.ALERTS_INVENTORY)))
+    assert _position_records(live, tick) == _position_records(reference, tick)
