@@ -6,15 +6,21 @@ import os
 import subprocess
 import sys
 
+# The environment a user's shell would give the CLI, taken before any test ran Flink in
+# this process: embedded Flink leaves variables behind in os.environ (FLINK_LIB_DIR,
+# PYFLINK_GATEWAY_DISABLED, even JAVA_HOME=""), which would mislead a new Flink client.
+_USER_ENV = dict(os.environ)
+
+
+def user_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A copy of the user's environment plus `extra`."""
+    return dict(_USER_ENV, **(extra or {}))
+
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run `supplyflow ARGS` in a subprocess, as a user would."""
-    environ = dict(os.environ, **(env or {}))
-    # set in this process once an embedded job ran Python in thread mode; a user's shell
-    # does not have it, and it stops a new PyFlink client from starting its gateway
-    environ.pop("PYFLINK_GATEWAY_DISABLED", None)
     return subprocess.run([sys.executable, "-m", "supplyflow.cli", *args], capture_output=True, text=True,
-                          env=environ, timeout=timeout)
+                          env=user_env(env), timeout=timeout)
 
 
 def assert_one_line_error(out: subprocess.CompletedProcess, *needles: str) -> None:

@@ -245,8 +245,9 @@ def test_ctrl_c_stops_the_demo_cleanly(namespaces):
     import time
 
     settings = namespaces()
-    env = dict(os.environ, **ns_env(settings))
-    env.pop("PYFLINK_GATEWAY_DISABLED", None)
+    from tests.helpers import user_env
+
+    env = user_env(ns_env(settings))
     proc = subprocess.Popen([sys.executable, "-m", "supplyflow.cli", "demo", "--scenario", "smoke"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
