@@ -186,11 +186,15 @@ def valid_events_source(table: str, topic: str, columns: Sequence[str], settings
                         group_id: str, bounded: bool, out_of_orderness_s: int = 5) -> str:
     """A read_committed Kafka source of normalized events (`scm.valid.*`) with an event-time
     attribute `rowtime` (from epoch-ms event_time) and a bounded-out-of-orderness watermark
-    (SPEC §4; idle partitions are released by table.exec.source.idle-timeout)."""
-    cols = list(columns) + [
-        "rowtime AS TO_TIMESTAMP_LTZ(event_time, 3)",
-        f"WATERMARK FOR rowtime AS rowtime - INTERVAL '{out_of_orderness_s}' SECOND",
-    ]
+    (SPEC §4; idle partitions are released by table.exec.source.idle-timeout).
+
+    Bounded sources declare no watermark: event time then advances only at the end of the
+    input, all at once, so every event is applied in event-time order and none is late.
+    Which events a running watermark would have overtaken depends on how partitions
+    interleave while reading, and a replay must not (SPEC §4 replay determinism)."""
+    cols = list(columns) + ["rowtime AS TO_TIMESTAMP_LTZ(event_time, 3)"]
+    if not bounded:
+        cols.append(f"WATERMARK FOR rowtime AS rowtime - INTERVAL '{out_of_orderness_s}' SECOND")
     options = _read_committed_source(topic, settings, group_id, {
         "scan.startup.mode": "earliest-offset",
         "value.format": "json",
