@@ -195,13 +195,20 @@ def valid_events_source(table: str, topic: str, columns: Sequence[str], settings
     cols = list(columns) + ["rowtime AS TO_TIMESTAMP_LTZ(event_time, 3)"]
     if not bounded:
         cols.append(f"WATERMARK FOR rowtime AS rowtime - INTERVAL '{out_of_orderness_s}' SECOND")
+    return kafka_json_source(table, topic, cols, settings, group_id, bounded)
+
+
+def kafka_json_source(table: str, topic: str, columns: Sequence[str], settings: config.Settings,
+                      group_id: str, bounded: bool) -> str:
+    """A read_committed Kafka source of JSON values from the earliest offset; bounded: up to
+    the end offsets seen when the query starts."""
     options = _read_committed_source(topic, settings, group_id, {
         "scan.startup.mode": "earliest-offset",
         "value.format": "json",
     })
     if bounded:
         options["scan.bounded.mode"] = "latest-offset"
-    return f"CREATE TEMPORARY TABLE {quote(table)} (\n{_columns(cols)}\n) {_with(options)}"
+    return f"CREATE TEMPORARY TABLE {quote(table)} (\n{_columns(columns)}\n) {_with(options)}"
 
 
 def sql_file(name: str) -> str:

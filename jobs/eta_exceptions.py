@@ -59,12 +59,11 @@ class EtaRules:
 
     def apply(self, state: dict, event: dict) -> list[int]:
         book = state["book"]
+        if event["kind"] == "RC":
+            return []  # receipts do not move an ETA
+        line_book.apply_event(book, event)
         if event["kind"] == "PO":
-            line_book.apply_po(book, {**event, "ordered_qty": event["qty"]})
             return []
-        if event["kind"] != "SH":
-            return []
-        line_book.apply_shipment(book, {**event, "shipped_qty": event["qty"]})
         sid = event["shipment_id"]
         line = line_book.line_at(book, event["event_time"])  # as of the event's time
         matched = line is not None and match_status(line, event["sku"], 0, event["event_time"]) == "MATCHED"

@@ -60,14 +60,9 @@ class OnOrderRules:
                 "trigger": None}
 
     def apply(self, state: dict, event: dict) -> list[int]:
-        book = state["book"]
-        if event["kind"] == "PO":
-            line_book.apply_po(book, {**event, "ordered_qty": event["qty"]})
-        elif event["kind"] == "RC":
-            line_book.apply_receipt(book, {**event, "reference_id": event["shipment_id"], "quantity": event["qty"]})
-        else:
-            line_book.apply_shipment(book, {**event, "shipped_qty": event["qty"]})
-            return []
+        line_book.apply_event(state["book"], event)
+        if event["kind"] == "SH":
+            return []  # shipping does not change what is on order
         state["trigger"] = {"event_id": event["event_id"], "event_time": event["event_time"]}
         return []
 

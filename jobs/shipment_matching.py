@@ -52,12 +52,8 @@ class MatchingRules:
         return line_book.new_book(event["po_id"], event["po_line"])
 
     def apply(self, book: dict, event: dict) -> list[int]:
-        if event["kind"] == "PO":
-            line_book.apply_po(book, {**event, "ordered_qty": event["qty"]})
-        elif event["kind"] == "RC":
-            line_book.apply_receipt(book, {**event, "reference_id": event["shipment_id"], "quantity": event["qty"]})
-        elif line_book.apply_shipment(book, {**event, "shipped_qty": event["qty"]}):
-            return [event["event_time"] + self.orphan_after_ms]  # the orphan timer
+        if line_book.apply_event(book, event):  # a shipment's first event: the orphan timer
+            return [event["event_time"] + self.orphan_after_ms]
         return []
 
     def on_time(self, book: dict, timestamp: int) -> None:

@@ -65,6 +65,22 @@ def prepare_environment(settings: config.Settings, overrides: dict[str, str] | N
     return flinkconf.flink_config(settings, overrides)
 
 
+# the embedded cluster's REST API takes a free port, leaving 8081 to a standalone
+# cluster; its connectors are on the class path already (flinkconf.assemble_lib_dir)
+EMBEDDED = {"rest.bind-port": "8082-8099", "pipeline.jars": ""}
+
+
+def _configuration(conf: dict[str, str]):
+    """A PyFlink Configuration of the non-empty options in `conf`."""
+    from pyflink.common import Configuration
+
+    flink_conf = Configuration()
+    for key, value in conf.items():
+        if value != "":
+            flink_conf.set_string(key, value)
+    return flink_conf
+
+
 def flink_client_environment(settings: config.Settings) -> dict[str, str]:
     """Environment for the `flink` CLI of the wheel submitting to a cluster: its own
     generated conf dir (connector jars in pipeline.jars), our Python path, our settings."""
@@ -74,18 +90,10 @@ def flink_client_environment(settings: config.Settings) -> dict[str, str]:
 
 def table_env(settings: config.Settings, parallelism: int = 1, overrides: dict[str, str] | None = None):
     """A streaming TableEnvironment on the embedded MiniCluster, configured from flink-conf/."""
-    # the embedded cluster's REST API takes a free port, leaving 8081 to a standalone
-    # cluster; its connectors are on the class path already (flinkconf.assemble_lib_dir)
-    embedded = {"rest.bind-port": "8082-8099", "pipeline.jars": ""}
-    conf = prepare_environment(settings, {**embedded, **(overrides or {})})
-    from pyflink.common import Configuration
+    flink_conf = _configuration(prepare_environment(settings, {**EMBEDDED, **(overrides or {})}))
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
-    flink_conf = Configuration()
-    for key, value in conf.items():
-        if value != "":
-            flink_conf.set_string(key, value)
     flink_conf.set_string("parallelism.default", str(parallelism))
     # a StreamTableEnvironment, so jobs can mix SQL with DataStream process functions
     env = StreamExecutionEnvironment.get_execution_environment(flink_conf)
@@ -97,16 +105,11 @@ def table_env(settings: config.Settings, parallelism: int = 1, overrides: dict[s
 def batch_table_env(settings: config.Settings):
     """A batch TableEnvironment on the embedded MiniCluster with every SPEC topic (bounded)
     and table declared, as in `supplyflow sql` — for tools that query the outputs."""
-    from supplyflow import sql_client
-
-    conf = prepare_environment(settings, {"rest.bind-port": "8082-8099", "pipeline.jars": ""})
-    from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
-    flink_conf = Configuration()
-    for key, value in conf.items():
-        if value != "":
-            flink_conf.set_string(key, value)
+    from supplyflow import sql_client
+
+    flink_conf = _configuration(prepare_environment(settings, EMBEDDED))
     t_env = TableEnvironment.create(EnvironmentSettings.new_instance().in_batch_mode()
                                     .with_configuration(flink_conf).build())
     for statement in sql_client.tables(settings, bounded=True):

@@ -23,24 +23,8 @@ from connectors.schema_ddl import valid_columns
 from supplyflow import config, flinkconf, runner
 from supplyflow.errors import SupplyflowError
 
-
-def _kafka_json_table(name: str, topic: str, columns: list[str], settings: config.Settings, bounded: bool) -> str:
-    options = {"connector": "kafka", "topic": settings.topic(topic),
-               "properties.group.id": "supplyflow-sql-client", "properties.isolation.level": "read_committed",
-               "scan.startup.mode": "earliest-offset", "value.format": "json",
-               **{f"properties.{k}": v for k, v in settings.kafka_flink_properties().items()}}
-    if bounded:
-        options["scan.bounded.mode"] = "latest-offset"
-    return f"CREATE TABLE {ddl.quote(name)} (\n{ddl._columns(columns)}\n) {ddl._with(options)}"
-
-
 # PostgreSQL relations read through a view (jsonb columns as text, which JDBC can read)
 _READ_VIEWS = {"alerts": "alerts_text"}
-
-
-def _jdbc_table(name: str, columns: list[str], primary_key: list[str], settings: config.Settings) -> str:
-    return ddl.jdbc_upsert_sink(name, _READ_VIEWS.get(name, name), columns, primary_key, settings).replace(
-        "CREATE TEMPORARY TABLE", "CREATE TABLE", 1)
 
 
 def catalog(settings: config.Settings, streaming: bool = False) -> str:
@@ -61,17 +45,17 @@ def tables(settings: config.Settings, bounded: bool = True) -> list[str]:
     from jobs.line_events import valid_table
 
     parts = []
+    group = "supplyflow-sql-client"
     for topic in config.INPUT_TOPICS:  # normalized input events, with event time
-        cols = valid_columns(topic) + ["rowtime AS TO_TIMESTAMP_LTZ(event_time, 3)",
-                                       "WATERMARK FOR rowtime AS rowtime - INTERVAL '5' SECOND"]
-        parts.append(_kafka_json_table(valid_table(topic), config.VALID_TOPICS[topic], cols, settings, bounded))
+        parts.append(ddl.valid_events_source(valid_table(topic), settings.topic(config.VALID_TOPICS[topic]),
+                                             valid_columns(topic), settings, group, bounded))
     topics = {"shipment_status": (config.SHIPMENT_STATUS_TOPIC, shipment_matching.SHIPMENT_COLUMNS),
               "inventory_positions": (config.INVENTORY_POSITIONS_TOPIC, inventory.POSITION_COLUMNS),
               **{t.removeprefix("scm.").replace(".", "_"): (t, shipment_matching.ALERT_COLUMNS)
                  for t in (config.ALERTS_ETA, config.ALERTS_MATCHING, config.ALERTS_INVENTORY, config.ALERTS_REORDER)},
               "dlq": (config.DLQ_TOPIC, edge.DLQ_COLUMNS)}
     for name, (topic, cols) in topics.items():  # output topics, as subscribers see them
-        parts.append(_kafka_json_table(f"topic_{name}", topic, cols, settings, bounded))
+        parts.append(ddl.kafka_json_source(f"topic_{name}", settings.topic(topic), cols, settings, group, bounded))
     pg_tables = {"po_lines": (shipment_matching.PO_LINE_COLUMNS, ["po_id", "po_line"]),
               "shipment_status": (shipment_matching.SHIPMENT_COLUMNS, ["shipment_id"]),
               "inventory_positions": (inventory.POSITION_COLUMNS, ["sku", "warehouse_id"]),
@@ -79,7 +63,7 @@ def tables(settings: config.Settings, bounded: bool = True) -> list[str]:
               "alerts": (shipment_matching.ALERT_COLUMNS, ["alert_id"]),
               "dlq_events": (edge.DLQ_COLUMNS, ["dlq_id"])}
     for name, (cols, key) in pg_tables.items():  # PostgreSQL tables (SPEC §5)
-        parts.append(_jdbc_table(name, cols, key, settings))
+        parts.append(ddl.jdbc_upsert_sink(name, _READ_VIEWS.get(name, name), cols, key, settings))
     return parts
 
 

@@ -61,6 +61,19 @@ def apply_receipt(book: dict[str, Any], event: dict[str, Any]) -> None:
     book.setdefault("receipts", {}).setdefault(event["reference_id"], {})[event["event_id"]] = event["quantity"]
 
 
+def apply_event(book: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Apply one event of the per-line stream (jobs/line_events.py: kind PO, SH or RC, its
+    quantity in `qty`, a receipt's shipment in `shipment_id`); True when it is a
+    shipment's first event."""
+    if event["kind"] == "PO":
+        apply_po(book, {**event, "ordered_qty": event["qty"]})
+    elif event["kind"] == "RC":
+        apply_receipt(book, {**event, "reference_id": event["shipment_id"], "quantity": event["qty"]})
+    else:
+        return apply_shipment(book, {**event, "shipped_qty": event["qty"]})
+    return False
+
+
 def is_closed(book: dict[str, Any]) -> bool:
     """Nothing more is expected: the line is cancelled, or fully delivered with every
     shipment delivered or cancelled. A closed line's state may expire (state TTL)."""
