@@ -95,6 +95,9 @@ class EtaRules:
         return line_book.last_event_time(book) + self.ttl_ms if line_book.is_closed(book) else None
 
 
+ALERT_TYPES = ("ETA_VARIANCE", "ETA_RECOVERED", "LATE_DELIVERY", "STALE_TRACKING")
+
+
 def build(t_env, settings: config.Settings, bounded: bool):
     """Declare sources, the per-line ETA rules and the alert sinks; returns the StatementSet."""
     try:
@@ -107,5 +110,6 @@ def build(t_env, settings: config.Settings, bounded: bool):
     line_events.declare(t_env, settings, NAME, bounded, rules)
     statements = t_env.create_statement_set()
     line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
-                          pg_table="alerts", primary_key=["alert_id"], topic=config.ALERTS_ETA, topic_key="entity_id")
+                          pg_table="alerts", primary_key=["alert_id"], topic=config.ALERTS_ETA, topic_key="entity_id",
+                          alert_types=ALERT_TYPES)
     return statements

@@ -43,7 +43,8 @@ def build(t_env, settings: config.Settings, bounded: bool):
                           topic=config.INVENTORY_POSITIONS_TOPIC, topic_key="sku;warehouse_id")
     line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
                           pg_table="alerts", primary_key=["alert_id"],
-                          topic=config.ALERTS_INVENTORY, topic_key="entity_id")
+                          topic=config.ALERTS_INVENTORY, topic_key="entity_id",
+                          alert_types=rules.alert_types)
     t_env.create_temporary_view("inventory_flow_hourly", t_env.sql_query(ddl.sql_file("inventory_flow_hourly.sql")))
     t_env.execute_sql(ddl.jdbc_upsert_sink("flow_table", "inventory_flow_hourly", FLOW_COLUMNS,
                                            ["sku", "warehouse_id", "hour_start"], settings))

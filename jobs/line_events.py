@@ -193,12 +193,27 @@ def typed_select(job: str, columns: list[str], kind: str) -> str:
     return f"SELECT {', '.join(exprs)} FROM {view_name(job)} WHERE kind = '{kind}'"
 
 
+ALERT_COUNTER_PREFIX = "alerts_of_type_"
+
+
+def alert_counter_sink(alert_type: str) -> str:
+    """The blackhole sink that counts a job's alerts of one type: Flink's own `numRecordsIn`
+    of that sink is the count (Python metrics are lost in thread mode, see README)."""
+    return ALERT_COUNTER_PREFIX + alert_type.lower()
+
+
 def add_sinks(t_env, settings: config.Settings, job: str, statements, kind: str, columns: list[str],
               pg_table: str | None = None, primary_key: list[str] | None = None,
-              topic: str | None = None, topic_key: str | None = None) -> None:
-    """Write one output kind to a PostgreSQL upsert table and/or an exactly-once topic."""
+              topic: str | None = None, topic_key: str | None = None,
+              alert_types: tuple[str, ...] = ()) -> None:
+    """Write one output kind to a PostgreSQL upsert table and/or an exactly-once topic;
+    for alerts, count each of `alert_types` (see `alert_counter_sink`)."""
     rows = f"{view_name(job)}_{kind}"
     t_env.create_temporary_view(rows, t_env.sql_query(typed_select(job, columns, kind)))
+    for alert_type in alert_types:
+        sink = alert_counter_sink(alert_type)
+        t_env.execute_sql(f"CREATE TEMPORARY TABLE {sink} (alert_id STRING) WITH ('connector' = 'blackhole')")
+        statements.add_insert_sql(f"INSERT INTO {sink} SELECT alert_id FROM {rows} WHERE alert_type = '{alert_type}'")
     if pg_table:
         sink = f"{kind}_table"
         t_env.execute_sql(ddl.jdbc_upsert_sink(sink, pg_table, columns, primary_key or [], settings))

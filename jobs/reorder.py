@@ -37,7 +37,8 @@ def build(t_env, settings: config.Settings, bounded: bool):
     statements = t_env.create_statement_set()
     line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
                           pg_table="alerts", primary_key=["alert_id"],
-                          topic=config.ALERTS_REORDER, topic_key="entity_id")
+                          topic=config.ALERTS_REORDER, topic_key="entity_id",
+                          alert_types=rules.alert_types)
     t_env.execute_sql(f"CREATE TEMPORARY TABLE {NOT_EVALUATED_SINK} (doc STRING) WITH ('connector' = 'blackhole')")
     statements.add_insert_sql(f"INSERT INTO {NOT_EVALUATED_SINK} SELECT doc FROM {line_events.view_name(NAME)} "
                               f"WHERE kind = 'not_evaluated'")

@@ -72,6 +72,9 @@ class MatchingRules:
         return line_book.last_event_time(book) + self.ttl_ms if line_book.is_closed(book) else None
 
 
+ALERT_TYPES = ("ORPHAN_SHIPMENT", "SKU_MISMATCH", "SHIPMENT_ON_CANCELLED_PO", "OVER_SHIPMENT")
+
+
 def build(t_env, settings: config.Settings, bounded: bool):
     """Declare sources, the per-line rules and the sinks; returns the StatementSet."""
     rules = MatchingRules(settings.matching_ttl_days * 86_400_000, int(settings.orphan_after_hours * 3_600_000))
@@ -84,5 +87,5 @@ def build(t_env, settings: config.Settings, bounded: bool):
                           topic=config.SHIPMENT_STATUS_TOPIC, topic_key="shipment_id")
     line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
                           pg_table="alerts", primary_key=["alert_id"],
-                          topic=config.ALERTS_MATCHING, topic_key="entity_id")
+                          topic=config.ALERTS_MATCHING, topic_key="entity_id", alert_types=ALERT_TYPES)
     return statements

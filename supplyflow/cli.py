@@ -96,6 +96,12 @@ def _cmd_alerts(args: argparse.Namespace) -> int:
                            as_json=args.json)
 
 
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from supplyflow import metrics
+
+    return metrics.main(config.settings(), as_json=args.json)
+
+
 def _cmd_reconcile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -121,7 +127,8 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 
     from supplyflow import sql_client
 
-    return sql_client.main(config.settings(), Path(args.file) if args.file else None, streaming=args.streaming)
+    return sql_client.main(config.settings(), Path(args.file) if args.file else None, streaming=args.streaming,
+                           print_catalog=args.catalog)
 
 
 def _positive(text: str) -> int:
@@ -183,6 +190,11 @@ def parser() -> argparse.ArgumentParser:
     al.add_argument("--json", action="store_true", help="one alert envelope (JSON) per line")
     al.set_defaults(func=_cmd_alerts)
 
+    mt = sub.add_parser("metrics", help="what the running jobs count: accepted, rejected, late, duplicates, alerts"
+                                        " by type, watermark lag per source")
+    mt.add_argument("--json", action="store_true", help="one JSON report per job and line, for scripts")
+    mt.set_defaults(func=_cmd_metrics)
+
     rc = sub.add_parser("reconcile", help="delivered vs received, delivered but never received, count variances")
     rc.add_argument("--json-out", help="where to write the rows as JSON (default: .data/reconcile.json)")
     rc.set_defaults(func=_cmd_reconcile)
@@ -195,6 +207,8 @@ def parser() -> argparse.ArgumentParser:
 
     sq = sub.add_parser("sql", help="the Flink SQL client with every topic and table declared (see sql/)")
     sq.add_argument("-f", "--file", help="run this SQL script and print its results, then exit")
+    sq.add_argument("--catalog", action="store_true",
+                    help="print the catalog (every CREATE TABLE; the password as a placeholder) and exit")
     sq.add_argument("--streaming", action="store_true",
                     help="unbounded streaming queries (default: bounded batch queries that finish)")
     sq.set_defaults(func=_cmd_sql)

@@ -31,14 +31,14 @@ def scrape(ports=PORTS) -> list[tuple[str, dict[str, str], float]]:
     return samples
 
 
-def supplyflow_counters(job_name: str) -> dict[str, dict[tuple[str, ...], float]]:
+def supplyflow_counters(job_name: str, samples=None) -> dict[str, dict[tuple[str, ...], float]]:
     """Our counters of one job, summed over subtasks: metric -> (label values) -> value.
 
     e.g. {"accepted": {("scm.purchase-orders",): 12.0},
           "rejected": {("scm.purchase-orders", "INVALID_JSON"): 3.0}}
     """
     out: dict[str, dict[tuple[str, ...], float]] = defaultdict(lambda: defaultdict(float))
-    for name, labels, value in scrape():
+    for name, labels, value in scrape() if samples is None else samples:
         if "_supplyflow_" not in name or labels.get("job_name") != job_name:
             continue
         metric = name.rsplit("_", 1)[-1]
@@ -47,9 +47,109 @@ def supplyflow_counters(job_name: str) -> dict[str, dict[tuple[str, ...], float]
     return {k: dict(v) for k, v in out.items()}
 
 
-def job_metric(job_name: str, metric: str) -> float | None:
+def job_metric(job_name: str, metric: str, samples=None) -> float | None:
     """A JobManager job metric such as numRestarts, or None when not (yet) reported."""
-    for name, labels, value in scrape():
+    for name, labels, value in scrape() if samples is None else samples:
         if name == f"flink_jobmanager_job_{metric}" and labels.get("job_name") == job_name:
             return value
     return None
+
+
+_OPERATOR = "flink_taskmanager_job_task_operator_"
+_INSTANCE = re.compile(r"^(?:Source: )?(?P<name>[^\[]+)\[(?P<id>\d+)\]")
+_NO_WATERMARK_MS = 10 * 365 * 86_400_000  # a lag beyond 10 years: no watermark yet
+
+
+def job_report(job_name: str, samples: list[tuple[str, dict[str, str], float]] | None = None) -> dict:
+    """What an operator wants to know about one running job, from the reporter:
+
+    accepted / rejected (by code) / late per topic (the edge's own counters), duplicates
+    dropped (the dedup operator's records in minus out), alerts emitted per type (the
+    records into each `alerts_of_type_*` counting sink), and per source table the
+    watermark lag (ms behind the wall clock, worst subtask; None before the first
+    watermark) and the records still to read (`pendingRecords`)."""
+    samples = scrape() if samples is None else samples
+    per_instance: dict[str, dict[tuple[str, str], float]] = defaultdict(lambda: defaultdict(float))
+    lag: dict[str, float] = {}
+    for name, labels, value in samples:
+        if labels.get("job_name") != job_name or not name.startswith(_OPERATOR):
+            continue
+        metric, operator = name[len(_OPERATOR):], labels.get("operator_name", "")
+        m = _INSTANCE.match(operator)
+        if not m:
+            continue
+        if metric == "watermarkLag":
+            lag[m["name"]] = max(lag.get(m["name"], value), value)
+        elif metric in ("numRecordsIn", "numRecordsOut", "pendingRecords"):
+            per_instance[metric][(m["name"], m["id"])] += value
+
+    def by_name(metric: str, prefix: str = "") -> dict[str, float]:
+        out: dict[str, float] = {}
+        for (name, _), value in per_instance[metric].items():  # one table read twice: the larger
+            if name.startswith(prefix):
+                out[name[len(prefix):]] = max(out.get(name[len(prefix):], 0.0), value)
+        return out
+
+    from jobs.line_events import ALERT_COUNTER_PREFIX
+
+    counters = supplyflow_counters(job_name, samples)
+    dedup_in, dedup_out = by_name("numRecordsIn", "Deduplicate"), by_name("numRecordsOut", "Deduplicate")
+    sources = sorted(set(lag) | set(by_name("pendingRecords")))
+    return {
+        "job": job_name,
+        "restarts": job_metric(job_name, "numRestarts", samples),
+        "accepted": {k[0]: v for k, v in counters.get("accepted", {}).items()},
+        "rejected": {f"{k[0]} {k[1]}": v for k, v in counters.get("rejected", {}).items()},
+        "late": {k[0]: v for k, v in counters.get("late", {}).items()},
+        "duplicates": sum(dedup_in.values()) - sum(dedup_out.values()) if dedup_in else None,
+        "alerts": {k.upper(): v for k, v in by_name("numRecordsIn", ALERT_COUNTER_PREFIX).items()},
+        "sources": {s: {"watermark_lag_ms": lag[s] if s in lag and lag[s] < _NO_WATERMARK_MS else None,
+                        "pending_records": by_name("pendingRecords").get(s)} for s in sources},
+    }
+
+
+def _lag_text(ms: float | None) -> str:
+    if ms is None:
+        return "no watermark yet"
+    seconds = int(ms // 1000)
+    days, rest = divmod(seconds, 86_400)
+    return (f"{days}d " if days else "") + f"{rest // 3600:02d}:{rest // 60 % 60:02d}:{rest % 60:02d}"
+
+
+def human(report: dict) -> list[str]:
+    """A report as lines for a terminal."""
+    def counts(values: dict[str, float]) -> str:
+        return " · ".join(f"{k} {int(v):,}" for k, v in sorted(values.items())) or "none"
+
+    restarts = report["restarts"]
+    lines = [f"{report['job']}  (restarts: {'?' if restarts is None else int(restarts)})"]
+    if report["accepted"] or report["rejected"]:
+        lines += [f"  accepted    {counts(report['accepted'])}", f"  rejected    {counts(report['rejected'])}",
+                  f"  late        {counts(report['late'])}"]
+    if report["duplicates"] is not None:
+        lines.append(f"  duplicates  {int(report['duplicates']):,} dropped")
+    if report["alerts"]:
+        lines.append(f"  alerts      {counts(report['alerts'])}")
+    for source, s in report["sources"].items():
+        pending = "?" if s["pending_records"] is None else f"{int(s['pending_records']):,}"
+        lines.append(f"  source      {source}: watermark lag {_lag_text(s['watermark_lag_ms'])}, {pending} to read")
+    return lines
+
+
+def main(settings, as_json: bool = False) -> int:
+    """`supplyflow metrics`: the report of every job of these settings that is running."""
+    import json
+
+    from supplyflow import runner
+    from supplyflow.errors import SupplyflowError
+
+    samples = scrape()
+    running = {labels.get("job_name") for _, labels, _ in samples}
+    names = [runner.job_name(j, settings) for j in runner.JOB_MODULES if runner.job_name(j, settings) in running]
+    if not names:
+        raise SupplyflowError(f"no running supplyflow job reports metrics on localhost:{PORTS.start}-{PORTS.stop - 1}:"
+                              " start the jobs with `supplyflow run` or `supplyflow submit all`")
+    for name in names:
+        report = job_report(name, samples)
+        print(json.dumps(report) if as_json else "\n".join(human(report)), flush=True)
+    return 0

@@ -178,7 +178,8 @@ def test_second_bounded_run_adds_nothing(edge_run, ns_settings):
 
 
 def test_metrics_count_by_code_and_no_restart(namespaces):
-    """Live job: the supplyflow counters reach exactly the case counts (Prometheus reporter)."""
+    """Live job: the supplyflow counters reach exactly the case counts, and the dedup
+    operator dropped the one duplicate (Prometheus reporter)."""
     import time
     from collections import Counter
 
@@ -194,8 +195,9 @@ def test_metrics_count_by_code_and_no_restart(namespaces):
         got: dict = {}
         while time.monotonic() < deadline:
             got = metrics.supplyflow_counters(runner.job_name("edge", ns_settings))
+            duplicates = metrics.job_report(runner.job_name("edge", ns_settings))["duplicates"]
             if sum(got.get("rejected", {}).values()) >= sum(want_rejected.values()) and \
-                    sum(got.get("accepted", {}).values()) >= sum(want_accepted.values()):
+                    sum(got.get("accepted", {}).values()) >= sum(want_accepted.values()) and duplicates:
                 break
             time.sleep(0.5)  # polling the reporter for a condition, bounded by the deadline
         restarts = metrics.job_metric(runner.job_name("edge", ns_settings), "numRestarts")
@@ -205,3 +207,4 @@ def test_metrics_count_by_code_and_no_restart(namespaces):
     assert got.get("accepted") == {(t,): float(n) for t, n in want_accepted.items()}
     assert {k: v for k, v in got.get("late", {}).items() if v} == {(config.INVENTORY_MOVEMENTS,): 1.0}
     assert restarts == 0  # no input made the job fail
+    assert duplicates == 1  # the dedup operator's records in minus out: the one producer retry

@@ -52,3 +52,22 @@ def test_valid_columns_follow_the_schemas():
     cols = valid_columns(config.PURCHASE_ORDERS)
     assert "`event_time` BIGINT" in cols and "`ordered_qty` BIGINT" in cols and "`po_line` INT" in cols
     assert "`lead_time_days` DOUBLE" in valid_columns(config.REORDER_POLICIES)
+
+
+def test_committed_catalog_is_the_generated_one(monkeypatch):
+    """sql/flink/catalog.sql is the catalog `supplyflow sql` declares for the local
+    stack's defaults, password replaced: regenerate it with `supplyflow sql --catalog`."""
+    import os
+
+    from supplyflow import sql_client
+
+    for name in [n for n in os.environ if n.startswith("SUPPLYFLOW_")]:
+        monkeypatch.delenv(name)
+    settings = config.settings()
+    text = sql_client.printable_catalog(settings)
+    assert sql_client.CATALOG_FILE.read_text() == text, \
+        "sql/flink/catalog.sql is stale: run `supplyflow sql --catalog > sql/flink/catalog.sql`"
+    passwords = {line.strip() for line in text.splitlines() if "'password'" in line}
+    assert passwords == {"'password' = '<SUPPLYFLOW_PG_PASSWORD>',"}  # no credentials in the repo
+    for table in config.TABLES:
+        assert f"CREATE TEMPORARY TABLE `{table}`" in text
