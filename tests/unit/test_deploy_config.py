@@ -18,7 +18,8 @@ def test_production_and_local_configs_agree_on_the_guarantees():
     for conf in (prod, local):
         assert conf["execution.checkpointing.mode"] == "EXACTLY_ONCE"
         assert conf["state.backend.type"] == "rocksdb"
-        assert conf["restart-strategy.type"] == "failure-rate"  # not the default: retry forever
+        assert conf["restart-strategy.type"] == "exponential-delay"  # rides out an outage
+        assert int(conf["restart-strategy.exponential-delay.attempts-before-reset-backoff"]) <= 20  # not forever
         assert conf["table.exec.uid.generation"] == "ALWAYS"
         assert conf["table.local-time-zone"] == "UTC"
     interval_s = int(prod["execution.checkpointing.interval"].rstrip("s"))
