@@ -9,12 +9,14 @@ JARS_DIR ?= .cache/jars
 SF := $(VENV)/bin/supplyflow
 PYTEST_ARGS ?=
 
-.PHONY: help setup venv jars demo test unit stack-up stack-down lint
+.PHONY: help setup venv jars demo test unit faults soak stack-up stack-down lint
 
 help:
 	@echo "make demo   start the local stack and stream the demo scenario through the jobs"
 	@echo "make test   set up, start the local stack, run every test tier"
 	@echo "make unit   only the tests that need no JVM and no services"
+	@echo "make faults the fault-injection suite on the standalone cluster (work in progress, see README)"
+	@echo "make soak   the failure suite, longer: a 30,000-record scenario and nine TaskManager kills"
 
 setup: venv jars
 
@@ -50,7 +52,15 @@ unit: venv
 
 test: setup
 	$(SF) stack up
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not faults" $(PYTEST_ARGS)
+
+faults: setup
+	$(SF) stack up
+	$(VENV)/bin/pytest -s -m faults $(PYTEST_ARGS)
+
+soak: setup
+	$(SF) stack up
+	SUPPLYFLOW_SOAK=1 $(VENV)/bin/pytest -s -m faults $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check supplyflow jobs udfs connectors testdata benchmarks tests

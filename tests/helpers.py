@@ -53,3 +53,25 @@ def produce_and_run(settings, records, jobs: list[str], parallelism: int = 1):
     produce(settings, records, progress=False)
     runner.run(jobs, settings, bounded=True, parallelism=parallelism)
     return settings
+
+
+def output_snapshot(settings) -> dict[str, list[tuple]]:
+    """Every output table without its wall-clock columns, in key order."""
+    import psycopg
+
+    queries = {
+        "po_lines": "select po_id, po_line, status, version, shipped_qty, delivered_qty, received_qty, open_qty,"
+                    " fulfillment_status, last_event_time from scm.po_lines order by 1, 2",
+        "shipment_status": "select shipment_id, match_status, status, current_eta, delivered_time,"
+                           " eta_variance_minutes, eta_severity from scm.shipment_status order by 1",
+        "inventory_positions": "select sku, warehouse_id, on_hand, on_order, position, last_event_time"
+                               " from scm.inventory_positions order by 1, 2",
+        "inventory_flow_hourly": "select * from scm.inventory_flow_hourly order by 1, 2, 3",
+        "alerts": "select alert_id, severity, event_time, trigger_event_id, message, details"
+                  " from scm.alerts order by 1",
+        # dlq_id starts with the (namespaced) topic name
+        "dlq_events": "select regexp_replace(dlq_id, '^[^.]*[.]', ''), error_code, error_detail"
+                      " from scm.dlq_events order by 1",
+    }
+    with psycopg.connect(**settings.pg_conninfo()) as conn:
+        return {name: conn.execute(q).fetchall() for name, q in queries.items()}

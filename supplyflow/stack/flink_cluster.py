@@ -51,6 +51,44 @@ class FlinkCluster:
         except (OSError, ValueError):
             return None
 
+    def rest(self, path: str) -> dict:
+        """GET a REST resource of the cluster (raises OSError when it does not answer)."""
+        with urllib.request.urlopen(f"http://localhost:{REST_PORT}{path}", timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def jobs(self) -> dict[str, dict]:
+        """name -> {"jid", "state", ...} of the newest job of each name."""
+        out: dict[str, dict] = {}
+        for job in sorted(self.rest("/jobs/overview")["jobs"], key=lambda j: j["start-time"]):
+            out[job["name"]] = job
+        return out
+
+    def completed_checkpoints(self, jid: str) -> int:
+        """How many checkpoints of the job have completed."""
+        return self.rest(f"/jobs/{jid}/checkpoints")["counts"]["completed"]
+
+    def kill_taskmanagers(self) -> list[int]:
+        """kill -9 every TaskManager (fault injection); returns their pids."""
+        import signal
+
+        pids = self._pids("taskexecutor")
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        return pids
+
+    def kill_jobmanager(self) -> list[int]:
+        """kill -9 the JobManager (fault injection); returns its pids."""
+        import signal
+
+        pids = self._pids("standalonesession")
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        return pids
+
+    def start_taskmanager(self) -> None:
+        """Start one more TaskManager (after one was lost)."""
+        self._script("taskmanager.sh", "start")
+
     def _pids(self, kind: str) -> list[int]:
         pid_file = next(iter(self.home.glob(f"flink-*-{kind}.pid")), None)
         if pid_file is None:

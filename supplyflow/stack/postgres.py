@@ -99,6 +99,11 @@ class Postgres:
         info.update(overrides)
         return psycopg.connect(**info, connect_timeout=5, autocommit=True)
 
+    def admin_connect(self, dbname: str):
+        """A connection as the superuser `postgres` over our cluster's local socket (trust):
+        for role and database administration, e.g. a test's own login."""
+        return self._connect(host=str(self.sockdir), user="postgres", dbname=dbname, password=None)
+
     def check_login(self) -> None:
         """Fail with a fix when the configured role cannot log in."""
         import psycopg
@@ -163,12 +168,14 @@ class Postgres:
                 conn.execute(sql.SQL("create database {} owner {}").format(
                     sql.Identifier(s.pg_db), sql.Identifier(s.pg_user)))
 
-    def stop(self) -> str:
+    def stop(self, mode: str = "fast") -> str:
+        """Stop our server; mode `immediate` is a crash (fault injection): no clean shutdown."""
         if not self._ours_running():
             return "not running (ours)"
         binary = _server_bin()
         assert binary is not None
-        self._run([str(binary / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"], "stopping PostgreSQL")
+        cmd = [str(binary / "pg_ctl"), "-D", str(self.pgdata), "-m", mode, "-w", "stop"]
+        self._run(cmd, "stopping PostgreSQL")
         return f"stopped; data kept in {self.pgdata}"
 
     def status(self) -> tuple[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from supplyflow.stack.flink_cluster import FlinkCluster
-from tests.helpers import cli
+from tests.helpers import cli, output_snapshot
 
 pytestmark = pytest.mark.cluster
 
@@ -18,34 +18,12 @@ def test_flink_cluster_starts_serves_rest_and_stops(stack):
         assert "flink       started" in out.stdout or "flink       already running" in out.stdout
         overview = cluster.overview()
         assert overview is not None and overview["taskmanagers"] == 1
-        assert overview["slots-total"] == 4  # flink-conf/config.yaml taskmanager.numberOfTaskSlots
+        assert overview["slots-total"] == 10  # flink-conf/config.yaml taskmanager.numberOfTaskSlots
         assert cli("stack", "status").stdout.count("REST http://localhost:8081") == 1
     finally:
         cluster.stop()
     assert cluster.overview() is None
     assert cluster.status()[0] == "stopped"
-
-
-def _snapshot(settings):
-    """Every output table without its wall-clock columns, in key order."""
-    import psycopg
-
-    queries = {
-        "po_lines": "select po_id, po_line, status, version, shipped_qty, delivered_qty, received_qty, open_qty,"
-                    " fulfillment_status, last_event_time from scm.po_lines order by 1, 2",
-        "shipment_status": "select shipment_id, match_status, status, current_eta, delivered_time,"
-                           " eta_variance_minutes, eta_severity from scm.shipment_status order by 1",
-        "inventory_positions": "select sku, warehouse_id, on_hand, on_order, position, last_event_time"
-                               " from scm.inventory_positions order by 1, 2",
-        "inventory_flow_hourly": "select * from scm.inventory_flow_hourly order by 1, 2, 3",
-        "alerts": "select alert_id, severity, event_time, trigger_event_id, message, details"
-                  " from scm.alerts order by 1",
-        # dlq_id starts with the (namespaced) topic name
-        "dlq_events": "select regexp_replace(dlq_id, '^[^.]*[.]', ''), error_code, error_detail"
-                      " from scm.dlq_events order by 1",
-    }
-    with psycopg.connect(**settings.pg_conninfo()) as conn:
-        return {name: conn.execute(q).fetchall() for name, q in queries.items()}
 
 
 def test_submit_all_to_the_standalone_cluster_at_parallelism_2_equals_the_embedded_run(namespaces):
@@ -70,7 +48,7 @@ def test_submit_all_to_the_standalone_cluster_at_parallelism_2_equals_the_embedd
         assert out.stdout.count(" finished") == len(runner.JOB_MODULES)
     finally:
         cluster.stop()
-    want, got = _snapshot(embedded), _snapshot(submitted)
+    want, got = output_snapshot(embedded), output_snapshot(submitted)
     assert all(want[t] for t in ("po_lines", "shipment_status", "inventory_positions", "alerts", "dlq_events"))
     assert got == want
 

@@ -1,0 +1,326 @@
+"""Exactly-once under failures: the whole suite runs live on the standalone cluster while
+waves of a generated scenario arrive and the test breaks things — kill -9 of the
+TaskManager three times (each after a new completed checkpoint of every job), a hard
+kill of the Kafka broker, PostgreSQL stopped (immediate) for 30 s, then every job stopped
+with a savepoint and resumed at parallelism 2.
+
+Expectations, none from the jobs' code under test: the DLQ and the valid topics from the
+generator's labels and ledger; every table, every alert topic and the position topic
+equal to a failure-free bounded run of the same records (one for one, so nothing lost or
+duplicated); no open transaction left (every output partition's last stable offset is
+its end); no log line meaning silent loss or an unexpected ERROR; and the database
+password in no log, DLQ record or report.
+
+`make faults` runs it; `make soak` the same with SUPPLYFLOW_SOAK=1 (a larger scenario,
+more rounds). Not yet part of `make test`: it fails today on two findings, see README
+("Failures") — the Kafka sink's recovery logs "fenced … signals data loss" against a
+Kafka 4 broker (transactions v2 bump the epoch on every commit), and a PostgreSQL outage
+makes the JDBC sink throw during task cleanup, which Flink treats as fatal for the
+TaskManager.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import secrets
+import time
+from collections import Counter
+
+import psycopg
+import pytest
+
+from supplyflow import config, kafka_io, procs, runner
+from supplyflow.produce import produce
+from supplyflow.stack.flink_cluster import FlinkCluster
+from supplyflow.stack.kafka_broker import KafkaBroker
+from supplyflow.stack.postgres import Postgres
+from testdata import generator
+from tests.helpers import cli, ns_env, output_snapshot
+
+pytestmark = pytest.mark.faults
+
+SOAK = bool(os.environ.get("SUPPLYFLOW_SOAK"))
+SIZE = 30_000 if SOAK else 4_000
+TM_KILLS = 9 if SOAK else 3
+JOBS = list(runner.JOB_MODULES)  # the edge first
+OUTPUT_TOPICS = (config.ALERTS_ETA, config.ALERTS_MATCHING, config.ALERTS_INVENTORY, config.ALERTS_REORDER,
+                 config.INVENTORY_POSITIONS_TOPIC, config.SHIPMENT_STATUS_TOPIC, config.DLQ_TOPIC,
+                 *config.VALID_TOPICS.values())
+SILENT_LOSS = re.compile(r"fenced|potentially lost", re.IGNORECASE)
+# ERROR lines that are the expected echo of a fault we injected, not a defect
+EXPECTED_ERRORS = re.compile(
+    r"Connection refused|Connection to node|Disconnected|PSQLException|Connection to localhost:5432|"
+    r"terminating connection|JdbcOutputFormat|JDBC|TimeoutException|NetworkException|"
+    r"Heartbeat of TaskManager|TaskManager .* (lost|disconnected)|No TaskExecutor registered|"
+    r"Association with remote system|NotLeaderOrFollower|coordinator|Uncaught exception in thread|"
+    r"Failed to (send|commit|close)|flush", re.IGNORECASE)
+
+
+def _entity_key(record) -> bytes | None:
+    """The key the edge writes the event under (valid topics), so that each valid partition
+    holds one raw partition's keys in their produce order; bad records keep theirs."""
+    if record.expect not in ("valid", "duplicate"):
+        return record.key
+    e = json.loads(record.value)
+    if record.topic in (config.INVENTORY_MOVEMENTS, config.REORDER_POLICIES):
+        return f"{e['sku'].upper().replace('-', '').replace('_', '')}|{e['warehouse_id']}".encode()
+    return (e["po_id"] if record.topic == config.PURCHASE_ORDERS else e["shipment_id"]).encode()
+
+
+def _ticks(event_time: int) -> list:
+    """One valid event per partition of every input topic at `event_time`: every source's
+    watermark reaches the same point live as in a bounded run (whose final watermark is
+    the greatest event time minus the bound)."""
+    from kafka.partitioner.default import murmur2
+
+    from testdata.generator import Record
+
+    def partition(key: str) -> int:
+        return (murmur2(key.encode()) & 0x7FFFFFFF) % config.TOPIC_PARTITIONS
+
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event_time / 1000))
+    out, i = [], 0
+    needed = {t: set(range(config.TOPIC_PARTITIONS)) for t in config.INPUT_TOPICS}
+    while any(needed.values()):
+        i += 1
+        sku, wh, po, sh = f"TICK{i:04d}", "WH-TICK", f"PO-TICK-{i}", f"SH-TICK-{i}"
+        base = {"event_id": f"tick-{i}", "event_time": at, "source_system": "tick"}
+        events = {
+            config.INVENTORY_MOVEMENTS: (f"{sku}|{wh}", {**base, "event_type": "ADJUSTMENT", "sku": sku,
+                                                         "warehouse_id": wh, "quantity": 1, "uom": "EA"}),
+            config.REORDER_POLICIES: (f"{sku}|{wh}", {**base, "event_type": "POLICY_SET", "sku": sku,
+                                                      "warehouse_id": wh, "reorder_point": 1, "order_up_to": 5,
+                                                      "min_order_qty": 1, "safety_stock": 0, "lead_time_days": 1}),
+            config.PURCHASE_ORDERS: (po, {**base, "event_type": "PO_CREATED", "po_id": po, "po_line": 1,
+                                          "version": 1, "supplier_id": "SUP-TICK", "warehouse_id": wh, "sku": sku,
+                                          "ordered_qty": 1, "uom": "EA", "promised_delivery_time": at}),
+            config.SHIPMENT_EVENTS: (sh, {**base, "event_type": "DISPATCHED", "shipment_id": sh, "po_id": po,
+                                          "po_line": 1, "sku": sku, "shipped_qty": 1, "uom": "EA",
+                                          "carrier_id": "TICK", "warehouse_id": wh, "eta": at}),
+        }
+        for topic, (key, event) in events.items():
+            if partition(key) in needed[topic]:
+                needed[topic].discard(partition(key))
+                out.append(Record(topic, key.encode(), json.dumps({**event, "event_id": f"tick-{topic}-{i}"}).encode(),
+                                  "valid", "tick"))
+    return out
+
+
+def _scenario():
+    """The demo mix with every record under its entity key, the on-purpose late arrivals
+    left out (live, a record hours behind the watermark is late by design; bounded, nothing
+    is), and ticks at the end."""
+    scenario = generator.generate("demo", seed=3, size=SIZE)
+    records = [dataclasses.replace(r, key=_entity_key(r)) for r in scenario.records if "late arrival" not in r.note]
+    last = max(_ms(json.loads(r.value)["event_time"]) for r in records if r.expect == "valid")
+    return scenario, records, _ticks(last + 86_400_000)
+
+
+def _ms(value) -> int:
+    from datetime import datetime
+
+    if isinstance(value, int):
+        return value
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _dedicated_login(settings: config.Settings) -> config.Settings:
+    """A login role of this run's own, with a random password to look for in the logs."""
+    from psycopg import sql
+
+    role, password = f"sf_{settings.namespace}", secrets.token_urlsafe(18)
+    pg = Postgres(settings)
+    with pg.admin_connect(settings.pg_db) as conn:
+        conn.execute(sql.SQL("create role {} with login password {}").format(sql.Identifier(role),
+                                                                           sql.Literal(password)))
+        conn.execute(sql.SQL("grant usage on schema scm to {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("grant select, insert, update, delete on all tables in schema scm to {}").format(
+            sql.Identifier(role)))
+    return dataclasses.replace(settings, pg_user=role, pg_password=password)
+
+
+class Run:
+    """The live suite on the standalone cluster, and the faults to inject into it."""
+
+    def __init__(self, settings: config.Settings):
+        self.settings = settings
+        self.env = {**ns_env(settings), "SUPPLYFLOW_PG_USER": settings.pg_user,
+                    "SUPPLYFLOW_PG_PASSWORD": settings.pg_password}
+        self.cluster = FlinkCluster(settings)
+        self.names = {runner.job_name(j, settings): j for j in JOBS}
+        self.figures: list[str] = []
+
+    def jobs(self) -> dict[str, dict]:
+        return {name: job for name, job in self.cluster.jobs().items() if name in self.names}
+
+    def wait(self, condition, what: str, timeout_s: float = 300):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if condition():
+                    return
+            except OSError:
+                pass  # the REST API is restarting with its JobManager
+            time.sleep(1)  # polling the cluster for a condition, bounded by the deadline
+        raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}: {self.states()}")
+
+    def states(self) -> dict[str, str]:
+        try:
+            return {self.names[n]: j["state"] for n, j in self.jobs().items()}
+        except OSError:
+            return {}
+
+    def running_with_new_checkpoint(self) -> None:
+        """Every job RUNNING and past one more completed checkpoint than now."""
+        self.wait(lambda: len(self.jobs()) == len(JOBS) and all(j["state"] == "RUNNING" for j in self.jobs().values()),
+                  "every job RUNNING")
+        before = {j["jid"]: self.cluster.completed_checkpoints(j["jid"]) for j in self.jobs().values()}
+        self.wait(lambda: all(self.cluster.completed_checkpoints(jid) > n for jid, n in before.items()),
+                  "a new completed checkpoint of every job")
+
+    def submit(self, job: str, parallelism: int, savepoint: str | None = None) -> None:
+        args = ["submit", job, "--parallelism", str(parallelism)]
+        args += ["--from-savepoint", savepoint] if savepoint else []
+        out = cli(*args, env=self.env, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+
+    def fault(self, label: str, inject) -> None:
+        started = time.monotonic()
+        inject()
+        self.running_with_new_checkpoint()
+        self.figures.append(f"{label}: recovered in {time.monotonic() - started:.0f} s")
+
+    def kill_taskmanager(self) -> None:
+        assert self.cluster.kill_taskmanagers()
+        self.cluster.start_taskmanager()
+
+    def kill_broker(self) -> None:
+        import signal
+
+        broker = KafkaBroker(self.settings)
+        pid = broker.pid()
+        assert pid
+        os.kill(pid, signal.SIGKILL)
+        self.wait(lambda: broker.pid() is None and not procs.port_open(broker.host, broker.port), "the broker to die")
+        broker.start()
+
+    def stop_postgres(self) -> None:
+        pg = Postgres(self.settings)
+        pg.stop(mode="immediate")
+        time.sleep(30)  # the outage itself: 30 s without the database (not a synchronization)
+        pg.start()
+
+    def savepoint_all(self) -> dict[str, str]:
+        paths = {}
+        for job in JOBS:
+            out = cli("savepoint", job, env=self.env, timeout=600)
+            assert out.returncode == 0, out.stderr[-2000:]
+            paths[job] = out.stdout.split("savepoint: ", 1)[1].split()[0]
+        return paths
+
+
+def _log_offsets(dirs) -> dict:
+    return {p: p.stat().st_size for d in dirs for p in d.glob("*.log*") if p.is_file()}
+
+
+def _new_log_lines(before: dict, dirs) -> list[str]:
+    lines = []
+    for d in dirs:
+        for p in d.glob("*.log*"):
+            if p.is_file():
+                with open(p, "rb") as f:
+                    f.seek(before.get(p, 0))
+                    lines += [f"{p.name}: {line}" for line in f.read().decode(errors="replace").splitlines()]
+    return lines
+
+
+def _topic_snapshot(settings) -> dict[str, Counter]:
+    """Every committed record of the output topics (wall-clock fields dropped)."""
+    out = {}
+    for topic in (config.ALERTS_ETA, config.ALERTS_MATCHING, config.ALERTS_INVENTORY, config.ALERTS_REORDER,
+                  config.INVENTORY_POSITIONS_TOPIC):
+        docs = [json.loads(r.value) for r in kafka_io.read_all(settings, settings.topic(topic))]
+        out[topic] = Counter(json.dumps({k: v for k, v in d.items() if k not in ("detected_at", "updated_at")},
+                                        sort_keys=True) for d in docs)
+    return out
+
+
+def _open_transactions(settings) -> dict[str, int]:
+    """Output partitions whose last stable offset is behind their end: a transaction of
+    ours left open."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    ends = {}
+    for isolation in ("read_committed", "read_uncommitted"):
+        consumer = KafkaConsumer(**settings.kafka_client_config(), isolation_level=isolation)
+        try:
+            tps = [TopicPartition(settings.topic(t), p) for t in OUTPUT_TOPICS for p in range(config.TOPIC_PARTITIONS)]
+            ends[isolation] = consumer.end_offsets(tps)
+        finally:
+            consumer.close()
+    return {f"{tp.topic}:{tp.partition}": ends["read_uncommitted"][tp] - lso
+            for tp, lso in ends["read_committed"].items() if lso != ends["read_uncommitted"][tp]}
+
+
+def test_the_suite_survives_failures_with_nothing_lost_or_duplicated(namespaces, stack):
+    scenario, records, ticks = _scenario()
+    reference = namespaces()
+    produce(reference, records + ticks, progress=False)
+    runner.run(JOBS, reference, bounded=True)
+    want_tables, want_topics = output_snapshot(reference), _topic_snapshot(reference)
+    assert all(want_tables[t] for t in ("po_lines", "shipment_status", "inventory_positions", "alerts"))
+
+    live = _dedicated_login(namespaces())
+    run = Run(live)
+    log_dirs = [live.data_dir / "flink" / "log", KafkaBroker(live).home, Postgres(live).log_file.parent]
+    logs_before = _log_offsets(log_dirs)
+    waves = [records[i * len(records) // (TM_KILLS + 3):(i + 1) * len(records) // (TM_KILLS + 3)]
+             for i in range(TM_KILLS + 3)]
+    assert cli("stack", "up", "--flink-cluster").returncode == 0
+    started = time.monotonic()
+    try:
+        for job in JOBS:
+            run.submit(job, parallelism=1)
+        faults = [(f"TaskManager kill -9 #{k + 1}", run.kill_taskmanager) for k in range(TM_KILLS)]
+        faults += [("Kafka broker kill -9", run.kill_broker),
+                   ("PostgreSQL stopped (immediate) 30 s", run.stop_postgres)]
+        for wave, (label, inject) in zip(waves, faults, strict=False):
+            produce(live, wave, progress=False)
+            run.running_with_new_checkpoint()  # state and open transactions hold part of the wave
+            run.fault(label, inject)
+        paths = run.savepoint_all()
+        for job in JOBS:
+            run.submit(job, parallelism=2, savepoint=paths[job])
+        run.figures.append("stop-with-savepoint at parallelism 1, resumed at 2")
+        produce(live, waves[-1] + ticks, progress=False)
+        run.wait(lambda: output_snapshot(live) == want_tables, "the tables to equal the failure-free run", 600)
+        run.savepoint_all()  # drains: every transaction commits
+    finally:
+        run.cluster.stop()
+    print(f"\nfailures injected, {len(records):,} records in {time.monotonic() - started:.0f} s:\n  "
+          + "\n  ".join(run.figures))
+
+    # nothing lost, nothing duplicated, nothing left open
+    assert output_snapshot(live) == want_tables
+    got_topics = _topic_snapshot(live)
+    for topic, want in want_topics.items():
+        assert got_topics[topic] == want, topic
+    assert _open_transactions(live) == {}
+    # the generator's ledger: every valid event once, every bad record dead-lettered with its code
+    for topic, valid_topic in config.VALID_TOPICS.items():
+        got = Counter(json.loads(r.value)["event_id"] for r in kafka_io.read_all(live, live.topic(valid_topic)))
+        assert got == Counter(json.loads(r.value)["event_id"] for r in records + ticks
+                              if r.topic == topic and r.expect == "valid"), topic
+    with psycopg.connect(**live.pg_conninfo()) as conn:
+        codes = Counter(c for (c,) in conn.execute("select error_code from scm.dlq_events"))
+    assert codes == Counter(r.expect for r in records if r.expect not in ("valid", "duplicate"))
+    # the logs: no silent loss, no unexpected ERROR, no password
+    lines = _new_log_lines(logs_before, log_dirs)
+    assert [ln for ln in lines if SILENT_LOSS.search(ln)] == []
+    assert [ln for ln in lines if " ERROR " in ln and not EXPECTED_ERRORS.search(ln)] == []
+    dlq = [r.value.decode() for r in kafka_io.read_all(live, live.topic(config.DLQ_TOPIC))]
+    assert not [ln for ln in lines + dlq + run.figures if live.pg_password in ln]
+    assert len(scenario.records) >= SIZE * 0.9
