@@ -197,9 +197,16 @@ ALERT_COUNTER_PREFIX = "alerts_of_type_"
 
 
 def alert_counter_sink(alert_type: str) -> str:
-    """The blackhole sink that counts a job's alerts of one type: Flink's own `numRecordsIn`
-    of that sink is the count (Python metrics are lost in thread mode, see README)."""
+    """The counting sink (see `add_counter`) of a job's alerts of one type."""
     return ALERT_COUNTER_PREFIX + alert_type.lower()
+
+
+def add_counter(t_env, statements, sink: str, view: str, where: str) -> None:
+    """Count the rows of `view` that satisfy `where` into the blackhole sink `sink`: Flink's
+    own `numRecordsIn` of that sink is the count, in every execution mode (Python metrics
+    are lost in thread mode, see README)."""
+    t_env.execute_sql(f"CREATE TEMPORARY TABLE {sink} (n INT) WITH ('connector' = 'blackhole')")
+    statements.add_insert_sql(f"INSERT INTO {sink} SELECT 1 FROM {view} WHERE {where}")
 
 
 def add_sinks(t_env, settings: config.Settings, job: str, statements, kind: str, columns: list[str],
@@ -211,9 +218,7 @@ def add_sinks(t_env, settings: config.Settings, job: str, statements, kind: str,
     rows = f"{view_name(job)}_{kind}"
     t_env.create_temporary_view(rows, t_env.sql_query(typed_select(job, columns, kind)))
     for alert_type in alert_types:
-        sink = alert_counter_sink(alert_type)
-        t_env.execute_sql(f"CREATE TEMPORARY TABLE {sink} (alert_id STRING) WITH ('connector' = 'blackhole')")
-        statements.add_insert_sql(f"INSERT INTO {sink} SELECT alert_id FROM {rows} WHERE alert_type = '{alert_type}'")
+        add_counter(t_env, statements, alert_counter_sink(alert_type), rows, f"alert_type = '{alert_type}'")
     if pg_table:
         sink = f"{kind}_table"
         t_env.execute_sql(ddl.jdbc_upsert_sink(sink, pg_table, columns, primary_key or [], settings))

@@ -39,7 +39,6 @@ def build(t_env, settings: config.Settings, bounded: bool):
                           pg_table="alerts", primary_key=["alert_id"],
                           topic=config.ALERTS_REORDER, topic_key="entity_id",
                           alert_types=rules.alert_types)
-    t_env.execute_sql(f"CREATE TEMPORARY TABLE {NOT_EVALUATED_SINK} (doc STRING) WITH ('connector' = 'blackhole')")
-    statements.add_insert_sql(f"INSERT INTO {NOT_EVALUATED_SINK} SELECT doc FROM {line_events.view_name(NAME)} "
-                              f"WHERE kind = 'not_evaluated'")
+    line_events.add_counter(t_env, statements, NOT_EVALUATED_SINK, line_events.view_name(NAME),
+                            "kind = 'not_evaluated'")
     return statements

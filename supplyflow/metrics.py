@@ -94,7 +94,8 @@ def job_report(job_name: str, samples: list[tuple[str, dict[str, str], float]] |
 
     counters = supplyflow_counters(job_name, samples)
     dedup_in, dedup_out = by_name("numRecordsIn", "Deduplicate"), by_name("numRecordsOut", "Deduplicate")
-    sources = sorted(set(lag) | set(by_name("pendingRecords")))
+    pending = by_name("pendingRecords")
+    sources = sorted(set(lag) | set(pending))
     return {
         "job": job_name,
         "restarts": job_metric(job_name, "numRestarts", samples),
@@ -104,7 +105,7 @@ def job_report(job_name: str, samples: list[tuple[str, dict[str, str], float]] |
         "duplicates": sum(dedup_in.values()) - sum(dedup_out.values()) if dedup_in else None,
         "alerts": {k.upper(): v for k, v in by_name("numRecordsIn", ALERT_COUNTER_PREFIX).items()},
         "sources": {s: {"watermark_lag_ms": lag[s] if s in lag and lag[s] < _NO_WATERMARK_MS else None,
-                        "pending_records": by_name("pendingRecords").get(s)} for s in sources},
+                        "pending_records": pending.get(s)} for s in sources},
     }
 
 

@@ -8,23 +8,18 @@ savepoint and prints its path — the argument of `supplyflow submit JOB --from-
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 
 from supplyflow import config, runner
 from supplyflow.errors import SupplyflowError
 
 
 def _rest(jobmanager: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(f"http://{jobmanager}{path}", method="POST" if body is not None else "GET",
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    from supplyflow.stack.flink_cluster import rest
+
     try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return json.loads(resp.read() or b"{}")
-    except (urllib.error.URLError, OSError) as exc:
+        return rest(jobmanager, path, body)
+    except OSError as exc:
         raise SupplyflowError(f"no Flink cluster answers at {jobmanager} ({exc}): start one with "
                               f"`supplyflow stack up --flink-cluster` or pass --jobmanager HOST:PORT") from None
 

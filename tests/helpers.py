@@ -75,3 +75,21 @@ def output_snapshot(settings) -> dict[str, list[tuple]]:
     }
     with psycopg.connect(**settings.pg_conninfo()) as conn:
         return {name: conn.execute(q).fetchall() for name, q in queries.items()}
+
+
+def wait_for(condition, what: str, timeout_s: float = 240, describe=lambda: ""):
+    """Poll `condition` until it returns something true (returned), or fail naming `what`
+    (and `describe()`) after `timeout_s`. An OSError counts as "not yet" (a service that
+    is restarting)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except OSError:
+            pass
+        time.sleep(1)  # polling for a condition, bounded by the deadline; not a fixed delay
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} {describe()}")

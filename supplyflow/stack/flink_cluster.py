@@ -18,6 +18,16 @@ from supplyflow.runner import python_path
 REST_PORT = 8081
 
 
+def rest(address: str, path: str, body: dict | None = None) -> dict:
+    """Call the Flink REST API at `address` (HOST:PORT): GET, or POST `body` as JSON.
+    Raises OSError (or ValueError for a body that is not JSON) when it does not answer."""
+    request = urllib.request.Request(f"http://{address}{path}", method="POST" if body is not None else "GET",
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read() or b"{}")
+
+
 class FlinkCluster:
     """Start, stop and describe the standalone cluster."""
 
@@ -46,15 +56,13 @@ class FlinkCluster:
     def overview(self) -> dict | None:
         """The cluster's REST /overview, or None when it does not answer."""
         try:
-            with urllib.request.urlopen(f"http://localhost:{REST_PORT}/overview", timeout=2) as resp:
-                return json.loads(resp.read())
+            return self.rest("/overview")
         except (OSError, ValueError):
             return None
 
     def rest(self, path: str) -> dict:
-        """GET a REST resource of the cluster (raises OSError when it does not answer)."""
-        with urllib.request.urlopen(f"http://localhost:{REST_PORT}{path}", timeout=5) as resp:
-            return json.loads(resp.read())
+        """GET a REST resource of this cluster (raises OSError when it does not answer)."""
+        return rest(f"localhost:{REST_PORT}", path)
 
     def jobs(self) -> dict[str, dict]:
         """name -> {"jid", "state", ...} of the newest job of each name."""
@@ -72,15 +80,6 @@ class FlinkCluster:
         import signal
 
         pids = self._pids("taskexecutor")
-        for pid in pids:
-            os.kill(pid, signal.SIGKILL)
-        return pids
-
-    def kill_jobmanager(self) -> list[int]:
-        """kill -9 the JobManager (fault injection); returns its pids."""
-        import signal
-
-        pids = self._pids("standalonesession")
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
         return pids

@@ -38,7 +38,7 @@ from supplyflow.stack.flink_cluster import FlinkCluster
 from supplyflow.stack.kafka_broker import KafkaBroker
 from supplyflow.stack.postgres import Postgres
 from testdata import generator
-from tests.helpers import cli, ns_env, output_snapshot
+from tests.helpers import cli, ns_env, output_snapshot, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -156,16 +156,8 @@ class Run:
     def jobs(self) -> dict[str, dict]:
         return {name: job for name, job in self.cluster.jobs().items() if name in self.names}
 
-    def wait(self, condition, what: str, timeout_s: float = 300):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                if condition():
-                    return
-            except OSError:
-                pass  # the REST API is restarting with its JobManager
-            time.sleep(1)  # polling the cluster for a condition, bounded by the deadline
-        raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}: {self.states()}")
+    def wait(self, condition, what: str, timeout_s: float = 300) -> None:
+        wait_for(condition, what, timeout_s, describe=self.states)
 
     def states(self) -> dict[str, str]:
         try:

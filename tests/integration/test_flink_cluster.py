@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from supplyflow.stack.flink_cluster import FlinkCluster
-from tests.helpers import cli, output_snapshot
+from tests.helpers import cli, output_snapshot, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -53,18 +53,6 @@ def test_submit_all_to_the_standalone_cluster_at_parallelism_2_equals_the_embedd
     assert got == want
 
 
-def _wait_for(condition, what: str, timeout_s: float = 240):
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(1)  # polling an unbounded job's committed output, not a fixed delay
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _position_records(settings, skip_sku: str):
     import json
     from collections import Counter
@@ -109,7 +97,7 @@ def test_stop_with_savepoint_and_resume_at_another_parallelism_loses_and_repeats
         out = cli("submit", "inventory", "--parallelism", "1", env=env)
         assert out.returncode == 0, out.stderr[-2000:]
         alerts_topic = live.topic(config.ALERTS_INVENTORY)
-        _wait_for(lambda: len(kafka_io.read_all(live, alerts_topic)) >= 2, "the first half's COUNT_VARIANCE alerts")
+        wait_for(lambda: len(kafka_io.read_all(live, alerts_topic)) >= 2, "the first half's COUNT_VARIANCE alerts")
         out = cli("savepoint", "inventory", env=env)
         assert out.returncode == 0, out.stderr[-2000:]
         path = out.stdout.split("savepoint: ", 1)[1].split()[0]
@@ -127,7 +115,7 @@ def test_stop_with_savepoint_and_resume_at_another_parallelism_loses_and_repeats
                                     " from scm.inventory_positions where sku <> %s order by 1, 2",
                                     (tick,)).fetchall() == want
 
-        _wait_for(caught_up, "the resumed job to catch up")
+        wait_for(caught_up, "the resumed job to catch up")
         cli("savepoint", "inventory", env=env)  # stop it (committing its last transaction)
     finally:
         cluster.stop()

@@ -10,6 +10,7 @@ from collections import Counter
 
 import pytest
 
+from jobs.line_events import valid_table
 from supplyflow import config, kafka_io, metrics, runner
 from tests.helpers import assert_one_line_error, cli, ns_env, produce_and_run
 
@@ -41,7 +42,7 @@ def test_alerts_by_type_and_watermark_lag_per_source(namespaces):
     for topic, valid_topic in config.VALID_TOPICS.items():
         values = [json.loads(r.value)["event_time"]
                   for r in kafka_io.read_all(settings, settings.topic(valid_topic))]
-        event_times["valid_" + topic.split(".", 1)[1].replace("-", "_")] = values
+        event_times[valid_table(topic)] = values
     results = [runner.submit(job, settings, bounded=False) for job in JOBS]
     try:
         names = [runner.job_name(job, settings) for job in JOBS]
