@@ -6,6 +6,7 @@ tables are read back with SHOW CREATE TABLE, so what is checked is what would ru
 
 - the broker's transaction.max.timeout.ms ≥ every sink's transaction.timeout.ms, and that
   timeout well above the checkpoint interval (a transaction must outlive a checkpoint);
+- the broker runs transactions v1 (see kafka_broker.TRANSACTION_VERSION);
 - every Kafka sink is exactly-once, with a transactional-id prefix no other sink shares;
 - every Kafka source of ours, and our kafka-python consumers, read read_committed;
 - every topic exists with its partitions, compacted where the SPEC says;
@@ -18,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from supplyflow import config, flinkconf, kafka_io, runner
+from supplyflow.stack.kafka_broker import kafka_transaction_version
 
 
 @dataclass
@@ -73,9 +75,15 @@ def kafka_checks(settings: config.Settings, declared) -> list[Check]:
                       for d in admin.describe_topics([t for t in _topics(settings) if t in existing])}
         topic_cfg = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t)
                                             for t in _topics(settings) if t in existing], config_filter="all")
+        txn_version = kafka_transaction_version(admin)
     finally:
         admin.close()
 
+    checks.append(Check(
+        f"broker transactions v{txn_version} (v1 expected)", txn_version <= 1, "",
+        "on the local stack `supplyflow stack up` sets it; elsewhere `kafka-features.sh --bootstrap-server HOST:PORT "
+        "downgrade --feature transaction.version=1`. With v2 the Kafka sink's recovery re-commits an already "
+        "committed transaction, is refused as fenced and logs possible data loss"))
     interval = _duration_ms(flinkconf.flink_config(settings).get("execution.checkpointing.interval", "0"))
     prefixes: dict[str, str] = {}
     for job, tables in declared.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from supplyflow import config
 from supplyflow.stack.flink_cluster import FlinkCluster
-from supplyflow.stack.kafka_broker import KafkaBroker
+from supplyflow.stack.kafka_broker import KafkaBroker, pin_transaction_version
 from supplyflow.stack.migrations import migrate
 from supplyflow.stack.postgres import Postgres
 from supplyflow.stack.topics import ensure_topics, partition_counts
@@ -13,7 +13,12 @@ from supplyflow.stack.topics import ensure_topics, partition_counts
 
 def up(settings: config.Settings, flink_cluster: bool = False) -> None:
     """Start what is not running yet, create missing topics, apply pending migrations."""
-    print(f"kafka       {KafkaBroker(settings).start()}", flush=True)
+    broker = KafkaBroker(settings)
+    print(f"kafka       {broker.start()}", flush=True)
+    if broker.is_local():
+        pinned = pin_transaction_version(settings)
+        if pinned:
+            print(f"kafka       {pinned} (see supplyflow/stack/kafka_broker.py)", flush=True)
     print(f"postgres    {Postgres(settings).start()}", flush=True)
     created = ensure_topics(settings)
     print(f"topics      {len(created)} created, {len(config.ALL_TOPICS)} in place", flush=True)

@@ -84,10 +84,6 @@ class FlinkCluster:
             os.kill(pid, signal.SIGKILL)
         return pids
 
-    def start_taskmanager(self) -> None:
-        """Start one more TaskManager (after one was lost)."""
-        self._script("taskmanager.sh", "start")
-
     def _pids(self, kind: str) -> list[int]:
         pid_file = next(iter(self.home.glob(f"flink-*-{kind}.pid")), None)
         if pid_file is None:
@@ -99,8 +95,13 @@ class FlinkCluster:
         return pids
 
     def start(self) -> str:
+        """Start the JobManager and a TaskManager; with the JobManager up, start a TaskManager
+        only if none is alive (one lost to a crash: the local stand-in for a supervisor)."""
         if self._pids("standalonesession") and self.overview():
-            return "already running"
+            if self._pids("taskexecutor"):
+                return "already running"
+            self._script("taskmanager.sh", "start")
+            return "already running; its lost TaskManager restarted"
         if procs.port_open("localhost", REST_PORT):
             raise SupplyflowError(f"port {REST_PORT} is already taken by another process: stop it and retry")
         self._script("jobmanager.sh", "start")

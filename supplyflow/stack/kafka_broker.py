@@ -53,6 +53,34 @@ logger.org.level = warn
 """
 
 
+# Kafka transactions v1. v2 (KIP-890, the default of a 4.x broker) bumps the producer epoch
+# on every commit, so the Flink Kafka sink's recovery, which re-commits the restored
+# checkpoint's transactions, is refused as fenced for one already committed and logs
+# "most likely signals data loss" (found by tests/integration/test_failures.py).
+TRANSACTION_VERSION = 1
+
+
+def kafka_transaction_version(admin) -> int:
+    """The cluster's finalized transaction.version (0 or absent: v0, before KIP-890)."""
+    return admin.describe_features().get("transaction.version", {}).get("finalized", (0, 0))[1]
+
+
+def pin_transaction_version(settings: config.Settings) -> str | None:
+    """Downgrade a broker formatted with transactions v2 to TRANSACTION_VERSION; returns
+    what was done, or None when nothing was needed."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="supplyflow-stack")
+    try:
+        current = kafka_transaction_version(admin)
+        if current <= TRANSACTION_VERSION:
+            return None
+        admin.update_features({"transaction.version": ("SAFE_DOWNGRADE", TRANSACTION_VERSION)})
+        return f"transaction.version {current} -> {TRANSACTION_VERSION}"
+    finally:
+        admin.close()
+
+
 class KafkaBroker:
     """Start, stop and describe the local broker."""
 
@@ -111,7 +139,8 @@ class KafkaBroker:
         ).stdout.strip().splitlines()[-1]
         out = subprocess.run(
             [java, "-cp", cp, f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
-             "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+             "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
+             "--feature", f"transaction.version={TRANSACTION_VERSION}"],
             capture_output=True, text=True,
         )
         if out.returncode != 0:

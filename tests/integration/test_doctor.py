@@ -19,6 +19,28 @@ def test_doctor_passes_on_a_prepared_namespace(ns_settings):
         assert f"ok    {job}/alerts_topic: transactional-id prefix" in out.stdout
     assert "ok    edge/raw_purchase_orders: source reads read_committed" in out.stdout
     assert f"ok    topic {ns_settings.topic(config.INVENTORY_POSITIONS_TOPIC)}: compacted" in out.stdout
+    assert "ok    broker transactions v1 (v1 expected)" in out.stdout
+
+
+def test_a_broker_on_transactions_v2_is_named_by_doctor_and_pinned_back_by_stack_up(ns_settings):
+    """Transactions v2 make the Kafka sink's recovery look fenced (kafka_broker.py)."""
+    from kafka import KafkaAdminClient
+
+    from supplyflow.stack.kafka_broker import kafka_transaction_version
+
+    admin = KafkaAdminClient(**ns_settings.kafka_client_config())
+    try:
+        admin.update_features({"transaction.version": 2})
+        failed = [c for c in doctor.kafka_checks(ns_settings, {}) if not c.ok]
+        out = cli("stack", "up")
+        version = kafka_transaction_version(admin)
+    finally:
+        admin.update_features({"transaction.version": ("SAFE_DOWNGRADE", 1)})
+        admin.close()
+    assert [c.name for c in failed] == ["broker transactions v2 (v1 expected)"]
+    assert "downgrade --feature transaction.version=1" in failed[0].fix
+    assert out.returncode == 0 and "transaction.version 2 -> 1" in out.stdout
+    assert version == 1
 
 
 def test_doctor_fails_with_a_fix_when_topics_and_database_are_missing(stack):
