@@ -12,11 +12,7 @@ its end); no log line meaning silent loss or an unexpected ERROR; and the databa
 password in no log, DLQ record or report.
 
 `make faults` runs it; `make soak` the same with SUPPLYFLOW_SOAK=1 (a larger scenario,
-more rounds). Not yet part of `make test`: it fails today on two findings, see README
-("Failures") — the Kafka sink's recovery logs "fenced … signals data loss" against a
-Kafka 4 broker (transactions v2 bump the epoch on every commit), and a PostgreSQL outage
-makes the JDBC sink throw during task cleanup, which Flink treats as fatal for the
-TaskManager.
+more rounds). Not yet part of `make test`: it still fails, see README ("Failures").
 """
 
 from __future__ import annotations
@@ -71,10 +67,10 @@ def _entity_key(record) -> bytes | None:
     return (e["po_id"] if record.topic == config.PURCHASE_ORDERS else e["shipment_id"]).encode()
 
 
-def _ticks(event_time: int) -> list:
-    """One valid event per partition of every input topic at `event_time`: every source's
-    watermark reaches the same point live as in a bounded run (whose final watermark is
-    the greatest event time minus the bound)."""
+def _ticks(event_time: int, tag: str) -> list:
+    """One valid event per partition of every input topic at `event_time`, its ids carrying
+    `tag`: every source's watermark reaches the same point live as in a bounded run (whose
+    final watermark is the greatest event time minus the bound)."""
     from kafka.partitioner.default import murmur2
 
     from testdata.generator import Record
@@ -87,8 +83,8 @@ def _ticks(event_time: int) -> list:
     needed = {t: set(range(config.TOPIC_PARTITIONS)) for t in config.INPUT_TOPICS}
     while any(needed.values()):
         i += 1
-        sku, wh, po, sh = f"TICK{i:04d}", "WH-TICK", f"PO-TICK-{i}", f"SH-TICK-{i}"
-        base = {"event_id": f"tick-{i}", "event_time": at, "source_system": "tick"}
+        sku, wh, po, sh = f"{tag}{i:0{8 - len(tag)}d}", f"WH-{tag}", f"PO-{tag}-{i}", f"SH-{tag}-{i}"
+        base = {"event_id": f"{tag}-{i}", "event_time": at, "source_system": "tick"}
         events = {
             config.INVENTORY_MOVEMENTS: (f"{sku}|{wh}", {**base, "event_type": "ADJUSTMENT", "sku": sku,
                                                          "warehouse_id": wh, "quantity": 1, "uom": "EA"}),
@@ -100,24 +96,29 @@ def _ticks(event_time: int) -> list:
                                           "ordered_qty": 1, "uom": "EA", "promised_delivery_time": at}),
             config.SHIPMENT_EVENTS: (sh, {**base, "event_type": "DISPATCHED", "shipment_id": sh, "po_id": po,
                                           "po_line": 1, "sku": sku, "shipped_qty": 1, "uom": "EA",
-                                          "carrier_id": "TICK", "warehouse_id": wh, "eta": at}),
+                                          "carrier_id": tag, "warehouse_id": wh, "eta": at}),
         }
         for topic, (key, event) in events.items():
             if partition(key) in needed[topic]:
                 needed[topic].discard(partition(key))
-                out.append(Record(topic, key.encode(), json.dumps({**event, "event_id": f"tick-{topic}-{i}"}).encode(),
+                out.append(Record(topic, key.encode(), json.dumps({**event, "event_id": f"{tag}-{topic}-{i}"}).encode(),
                                   "valid", "tick"))
     return out
+
+
+LAST = "ZZEND"  # the tag of the last ticks: live, nothing comes after them to apply them
 
 
 def _scenario():
     """The demo mix with every record under its entity key, the on-purpose late arrivals
     left out (live, a record hours behind the watermark is late by design; bounded, nothing
-    is), and ticks at the end."""
+    is), and two rounds of ticks at the end: the first moves every watermark past the
+    scenario, the second past the first round. The second round's own events wait for a
+    watermark that never comes (live) and are left out of the comparison (`_without_last`)."""
     scenario = generator.generate("demo", seed=3, size=SIZE)
     records = [dataclasses.replace(r, key=_entity_key(r)) for r in scenario.records if "late arrival" not in r.note]
     last = max(_ms(json.loads(r.value)["event_time"]) for r in records if r.expect == "valid")
-    return scenario, records, _ticks(last + 86_400_000)
+    return scenario, records, _ticks(last + 86_400_000, "TICK") + _ticks(last + 86_460_000, LAST)
 
 
 def _ms(value) -> int:
@@ -220,6 +221,15 @@ class Run:
         return paths
 
 
+def _without_last(snapshot: dict) -> dict:
+    """A table or topic snapshot without what concerns the last ticks."""
+    def keep(row) -> bool:
+        return LAST not in str(row).upper()
+
+    return {name: Counter({k: v for k, v in rows.items() if keep(k)}) if isinstance(rows, Counter)
+            else [r for r in rows if keep(r)] for name, rows in snapshot.items()}
+
+
 def _log_offsets(dirs) -> dict:
     return {p: p.stat().st_size for d in dirs for p in d.glob("*.log*") if p.is_file()}
 
@@ -268,7 +278,7 @@ def test_the_suite_survives_failures_with_nothing_lost_or_duplicated(namespaces,
     reference = namespaces()
     produce(reference, records + ticks, progress=False)
     runner.run(JOBS, reference, bounded=True)
-    want_tables, want_topics = output_snapshot(reference), _topic_snapshot(reference)
+    want_tables, want_topics = _without_last(output_snapshot(reference)), _without_last(_topic_snapshot(reference))
     assert all(want_tables[t] for t in ("po_lines", "shipment_status", "inventory_positions", "alerts"))
 
     live = _dedicated_login(namespaces())
@@ -294,7 +304,8 @@ def test_the_suite_survives_failures_with_nothing_lost_or_duplicated(namespaces,
             run.submit(job, parallelism=2, savepoint=paths[job])
         run.figures.append("stop-with-savepoint at parallelism 1, resumed at 2")
         produce(live, waves[-1] + ticks, progress=False)
-        run.wait(lambda: output_snapshot(live) == want_tables, "the tables to equal the failure-free run", 600)
+        run.wait(lambda: _without_last(output_snapshot(live)) == want_tables,
+                 "the tables to equal the failure-free run", 600)
         run.savepoint_all()  # drains: every transaction commits
     finally:
         run.cluster.stop()
@@ -302,8 +313,8 @@ def test_the_suite_survives_failures_with_nothing_lost_or_duplicated(namespaces,
           + "\n  ".join(run.figures))
 
     # nothing lost, nothing duplicated, nothing left open
-    assert output_snapshot(live) == want_tables
-    got_topics = _topic_snapshot(live)
+    assert _without_last(output_snapshot(live)) == want_tables
+    got_topics = _without_last(_topic_snapshot(live))
     for topic, want in want_topics.items():
         assert got_topics[topic] == want, topic
     assert _open_transactions(live) == {}
