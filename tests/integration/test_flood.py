@@ -7,7 +7,6 @@ generator's labels and from the raw topics as the broker stored them, not from t
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 import psycopg
@@ -16,6 +15,7 @@ import pytest
 from supplyflow import config, kafka_io, metrics, runner
 from supplyflow.produce import produce
 from testdata import faults, generator
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -25,14 +25,20 @@ def flood(ns_settings):
     scenario = generator.generate("faults", seed=21, size=18_000)
     job = runner.submit("edge", ns_settings, bounded=False)  # live: the flood arrives while it runs
     bad = sum(1 for r in scenario.records if r.expect not in ("valid", "duplicate"))
+    valid = sum(1 for r in scenario.records if r.expect == "valid")
+
+    def committed_everywhere() -> bool:
+        """The table and, read_committed, the DLQ and valid topics hold as many records as
+        expected: the live job's last transaction is committed before it is cancelled."""
+        with psycopg.connect(**ns_settings.pg_conninfo()) as conn:
+            table = conn.execute("select count(*) from scm.dlq_events").fetchone()[0]
+        dlq = len(kafka_io.read_all(ns_settings, ns_settings.topic(config.DLQ_TOPIC)))
+        passed = sum(len(kafka_io.read_all(ns_settings, ns_settings.topic(t))) for t in config.VALID_TOPICS.values())
+        return table >= bad and dlq >= bad and passed >= valid
+
     try:
         produce(ns_settings, scenario.records, progress=False)
-        deadline = time.monotonic() + 300
-        dlq = 0
-        while time.monotonic() < deadline and dlq < bad:
-            with psycopg.connect(**ns_settings.pg_conninfo()) as conn:
-                dlq = conn.execute("select count(*) from scm.dlq_events").fetchone()[0]
-            time.sleep(1)  # polling the live job's committed output, bounded by the deadline
+        wait_for(committed_everywhere, "the flood's records in the DLQ table and topics", timeout_s=300)
         report = metrics.job_report(runner.job_name("edge", ns_settings))
     finally:
         job.get_job_client().cancel().result()
