@@ -77,8 +77,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from supplyflow import stack
 
     settings = config.settings()
-    stack.up(settings)
-    if args.name == "validation":
+    stack.up(settings, flink_cluster=args.name == "suite")
+    if args.name == "suite":
+        from benchmarks import suite
+
+        suite.main(settings, systems=args.systems, rates=args.rates, seconds=args.seconds,
+                   latency_rate=args.latency_rate, checkpoint_interval=args.checkpoint_interval)
+    elif args.name == "validation":
         from benchmarks import validation
 
         validation.main(settings, size=args.size)
@@ -138,6 +143,27 @@ def _positive(text: str) -> int:
     return value
 
 
+def _rates(text: str) -> list[int]:
+    try:
+        rates = [int(r) for r in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole events/s, comma-separated, e.g. 500,1000") from None
+    if any(r < 1 for r in rates) or rates != sorted(rates):
+        raise argparse.ArgumentTypeError(f"{text!r}: rates must be positive and ascending")
+    return rates
+
+
+def _names(text: str) -> list[str]:
+    from benchmarks.suite import SYSTEMS
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SYSTEMS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown system(s) {', '.join(unknown) or text!r}: choose from "
+                                         f"{', '.join(SYSTEMS)}")
+    return names
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     p = argparse.ArgumentParser(prog="supplyflow", description="Exactly-once supply-chain state and alerts on Flink.")
@@ -179,8 +205,18 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=_cmd_savepoint)
 
     bn = sub.add_parser("bench", help="run a benchmark on the local stack (see benchmarks/README.md)")
-    bn.add_argument("name", choices=["validation", "jobs"])
-    bn.add_argument("--size", type=_positive, default=100_000, help="records to push through (default 100000)")
+    bn.add_argument("name", choices=["suite", "validation", "jobs"])
+    bn.add_argument("--size", type=_positive, default=100_000,
+                    help="validation, jobs: records to push through (default 100000)")
+    bn.add_argument("--systems", type=_names, default=["suite", "passthrough", "peer"],
+                    help="suite: the systems to measure, comma-separated (default suite,passthrough,peer)")
+    bn.add_argument("--rates", type=_rates, default=[250, 500, 1000, 2000, 5000, 10000],
+                    help="suite: input rates (events/s) of the steps, ascending, comma-separated")
+    bn.add_argument("--seconds", type=_positive, default=300, help="suite: seconds per step (default 300)")
+    bn.add_argument("--latency-rate", type=_positive, default=5000,
+                    help="suite: the rate whose latency percentiles the summary names (default 5000)")
+    bn.add_argument("--checkpoint-interval", default="",
+                    help="suite: the Flink jobs' checkpoint (and commit) interval, e.g. '1 s' (default: 5 s)")
     bn.set_defaults(func=_cmd_bench)
 
     al = sub.add_parser("alerts", help="print the alerts (read_committed), for people or, with --json, scripts")

@@ -98,6 +98,10 @@ class Settings:
     # SUPPLYFLOW_IDLE_TIMEOUT: a source partition without records for this long no longer
     # holds back event time (Flink duration, e.g. "30 s"; empty: flink-conf/config.yaml's)
     idle_timeout: str = field(default_factory=lambda: _env("SUPPLYFLOW_IDLE_TIMEOUT", ""))
+    # SUPPLYFLOW_CHECKPOINT_INTERVAL: how often a job checkpoints, and so commits its Kafka
+    # transactions: the floor of an alert's latency (Flink duration, e.g. "1 s"; empty:
+    # flink-conf/config.yaml's 5 s)
+    checkpoint_interval: str = field(default_factory=lambda: _env("SUPPLYFLOW_CHECKPOINT_INTERVAL", ""))
     # SUPPLYFLOW_CACHE_DIR: resolved jars (re-creatable)
     cache_dir: Path = field(default_factory=lambda: Path(_env("SUPPLYFLOW_CACHE_DIR", str(ROOT / ".cache"))))
 

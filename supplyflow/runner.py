@@ -24,10 +24,16 @@ JOB_MODULES = {
     "inventory": "jobs.inventory",
     "reorder": "jobs.reorder",
 }
+# jobs that are not part of the suite (`all`), submitted by `supplyflow bench`
+EXTRA_MODULES = {
+    "passthrough": "benchmarks.passthrough",
+}
 
 
 def job_module(name: str) -> ModuleType:
     """The module that implements job `name`."""
+    if name in EXTRA_MODULES:
+        return importlib.import_module(EXTRA_MODULES[name])
     if name not in JOB_MODULES:
         known = ", ".join(sorted(JOB_MODULES))
         planned = ", ".join(j for j in config.JOBS if j not in JOB_MODULES)
@@ -131,11 +137,14 @@ def job_name(name: str, settings: config.Settings) -> str:
 
 
 def job_overrides(name: str, settings: config.Settings) -> dict[str, str]:
-    """Job-level options of job `name`: its own (`job_config`), its name, the idle timeout."""
+    """Job-level options of job `name`: its own (`job_config`), its name, the idle timeout
+    and the checkpoint interval."""
     overrides = dict(getattr(job_module(name), "job_config", lambda s: {})(settings))
     overrides["pipeline.name"] = job_name(name, settings)
     if settings.idle_timeout:
         overrides["table.exec.source.idle-timeout"] = settings.idle_timeout
+    if settings.checkpoint_interval:
+        overrides["execution.checkpointing.interval"] = settings.checkpoint_interval
     return overrides
 
 

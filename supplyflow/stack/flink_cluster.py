@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import urllib.request
+from pathlib import Path
 
 from supplyflow import config, flinkconf, procs
 from supplyflow.errors import SupplyflowError
@@ -77,11 +78,30 @@ class FlinkCluster:
 
     def kill_taskmanagers(self) -> list[int]:
         """kill -9 every TaskManager (fault injection); returns their pids."""
+        return self._kill("taskexecutor")
+
+    def kill_jobmanager(self) -> list[int]:
+        """kill -9 the JobManager (fault injection); without HA its jobs are gone with it."""
+        pids = self._kill("standalonesession")
+        # its main thread is a zombie before the other threads have let go of the sockets
+        procs.wait_until(lambda: not procs.port_open("localhost", REST_PORT), 30, "the killed JobManager's port",
+                         f"something else listens on {REST_PORT}")
+        return pids
+
+    def latest_checkpoint(self, jid: str) -> Path | None:
+        """The newest completed checkpoint retained for job `jid` (one with its _metadata)."""
+        done = [d for d in (self.home / "checkpoints" / jid).glob("chk-*") if (d / "_metadata").exists()]
+        return max(done, key=lambda d: int(d.name.split("-")[1]), default=None)
+
+    def _kill(self, kind: str) -> list[int]:
         import signal
 
-        pids = self._pids("taskexecutor")
+        pids = self._pids(kind)
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
+        # until the kernel has taken them, they still look alive to `start`
+        procs.wait_until(lambda: not any(procs.read_pid_value(p) for p in pids), 30,
+                         f"the exit of the killed {kind}", "a process survived kill -9: check `ps`")
         return pids
 
     def _pids(self, kind: str) -> list[int]:
@@ -105,7 +125,8 @@ class FlinkCluster:
         if procs.port_open("localhost", REST_PORT):
             raise SupplyflowError(f"port {REST_PORT} is already taken by another process: stop it and retry")
         self._script("jobmanager.sh", "start")
-        self._script("taskmanager.sh", "start")
+        if not self._pids("taskexecutor"):  # a TaskManager that outlived its JobManager registers again
+            self._script("taskmanager.sh", "start")
         procs.wait_until(
             lambda: (self.overview() or {}).get("taskmanagers", 0) >= 1, 120, "Flink cluster",
             f"see the logs in {self.home / 'log'}",

@@ -1,0 +1,293 @@
+"""The measuring harness of `supplyflow bench suite`, the same for every system under test.
+
+A *system* (the Flink suite, the SQL pass-through, the Quix Streams peer) reads the input
+topics of a namespace and writes results to some output topics. The harness knows it
+only from the outside:
+
+- **input**: the scenario's records, produced at a fixed rate in steps of rising rate,
+  each event's send time kept by its event_id;
+- **lag**: every few seconds, what the system's consumer groups have committed against
+  the topics' last stable offsets. A step is *held* when the lag does not grow over the
+  step (least-squares slope below 5 % of the rate) and ends below 15 s worth of input
+  (Flink commits offsets with its checkpoints, every 5 s);
+- **latency**: a `read_committed` consumer of the output topics, as a subscriber would
+  read them; an output's latency is the time from its trigger event's send to the moment
+  this consumer sees it (`trigger_event_id`, or `event_id` for the pass-through);
+- **cost**: CPU seconds (user + system, children included) and resident memory of the
+  system's processes, from /proc.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from supplyflow import config
+
+LAG_EVERY_S = 2.0
+HOLD_SLOPE = 0.05  # lag growth per second, as a fraction of the rate, still counted as held
+HOLD_BACKLOG_S = 15.0  # input seconds of lag still counted as held at the end of a step
+
+
+@dataclass
+class Input:
+    """One record to produce: its physical topic, key, value and event_id."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    event_id: str | None
+
+
+@dataclass
+class StepResult:
+    rate: int
+    started: float  # epoch seconds
+    ended: float
+    produced: int
+    lag: list[tuple[float, int]] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0
+    peak_rss_mb: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
+
+    @property
+    def achieved_rate(self) -> float:
+        return self.produced / self.seconds if self.seconds else 0.0
+
+    @property
+    def lag_slope(self) -> float:
+        """Least-squares growth of the lag (records/s) over the step's last two thirds."""
+        pts = self.lag[len(self.lag) // 3:]
+        if len(pts) < 3:
+            return 0.0
+        mt, ml = statistics.fmean(t for t, _ in pts), statistics.fmean(lag for _, lag in pts)
+        den = sum((t - mt) ** 2 for t, _ in pts)
+        return sum((t - mt) * (lag - ml) for t, lag in pts) / den if den else 0.0
+
+    @property
+    def final_lag(self) -> int:
+        return self.lag[-1][1] if self.lag else 0
+
+    @property
+    def held(self) -> bool:
+        return (self.lag_slope <= HOLD_SLOPE * self.rate and self.final_lag <= HOLD_BACKLOG_S * self.rate
+                and self.achieved_rate >= 0.95 * self.rate)
+
+    def percentile(self, q: float) -> float | None:
+        if not self.latencies_ms:
+            return None
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+    def summary(self) -> dict:
+        return {
+            "rate": self.rate, "seconds": round(self.seconds, 1), "produced": self.produced,
+            "achieved_rate": round(self.achieved_rate), "held": self.held,
+            "lag_slope_per_s": round(self.lag_slope, 1), "final_lag": self.final_lag,
+            "outputs_timed": len(self.latencies_ms),
+            **{f"p{q}_ms": (round(v) if (v := self.percentile(q)) is not None else None) for q in (50, 95, 99)},
+            "cpu_s": round(self.cpu_s, 1),
+            "cpu_s_per_million": round(self.cpu_s / self.produced * 1e6) if self.produced else None,
+            "peak_rss_mb": round(self.peak_rss_mb),
+        }
+
+
+def inputs(settings: config.Settings, records) -> list[Input]:
+    """The generator's records as Inputs of a namespace (event_id read once, up front)."""
+    out = []
+    for r in records:
+        try:
+            event_id = json.loads(r.value).get("event_id")
+        except (ValueError, AttributeError):  # the scenario's malformed records
+            event_id = None
+        out.append(Input(settings.topic(r.topic), r.key, r.value, event_id if isinstance(event_id, str) else None))
+    return out
+
+
+class ProcessCost:
+    """CPU seconds and resident memory of a set of processes, from /proc."""
+
+    def __init__(self, pids: Callable[[], list[int]]):
+        self.pids = pids
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu_s(self) -> float:
+        total = 0.0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(f) for f in fields[11:15]) / self.tick  # utime stime cutime cstime
+        return total
+
+    def rss_mb(self) -> float:
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except OSError:
+                continue
+        return total / 1024
+
+
+class LagMonitor(threading.Thread):
+    """Samples sum(last stable offset - committed offset) over consumer groups' partitions:
+    the topics given for a group, and every partition it has committed an offset for."""
+
+    def __init__(self, settings: config.Settings, groups: dict[str, list[str]], cost: ProcessCost):
+        super().__init__(daemon=True)
+        self.settings, self.groups, self.cost = settings, groups, cost
+        self.samples: list[tuple[float, int, float]] = []  # (time, lag, rss MB)
+        self.stopping = threading.Event()
+
+    def lag(self, admin, consumer) -> int:
+        from kafka import TopicPartition
+
+        total = 0
+        for group, topics in self.groups.items():
+            committed = admin.list_consumer_group_offsets(group)
+            tps = {TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()}
+            ends = consumer.end_offsets(sorted(tps | set(committed)))
+            total += sum(max(0, end - (committed[tp].offset if tp in committed else 0)) for tp, end in ends.items())
+        return total
+
+    def run(self) -> None:
+        from kafka import KafkaAdminClient
+
+        from supplyflow import kafka_io
+
+        admin = KafkaAdminClient(**self.settings.kafka_client_config())
+        consumer = kafka_io.read_committed_consumer(self.settings)
+        try:
+            while not self.stopping.wait(LAG_EVERY_S):
+                self.samples.append((time.time(), self.lag(admin, consumer), self.cost.rss_mb()))
+        finally:
+            consumer.close()
+            admin.close()
+
+
+class OutputWatcher(threading.Thread):
+    """Reads the output topics read_committed and times each output against its trigger."""
+
+    def __init__(self, settings: config.Settings, topics: list[str], sent: dict[str, float], trigger_field: str):
+        super().__init__(daemon=True)
+        self.settings, self.topics, self.sent, self.trigger_field = settings, topics, sent, trigger_field
+        self.timed: list[tuple[float, float]] = []  # (trigger send time, latency ms)
+        self.seen = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        from kafka import TopicPartition
+
+        from supplyflow import kafka_io
+
+        consumer = kafka_io.read_committed_consumer(self.settings, fetch_max_wait_ms=50)
+        try:
+            tps = [TopicPartition(t, p) for t in self.topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            while not self.stopping.is_set():
+                for batch in consumer.poll(timeout_ms=100).values():
+                    now = time.time()
+                    for record in batch:
+                        self.seen += 1
+                        try:
+                            trigger = json.loads(record.value).get(self.trigger_field)
+                        except (ValueError, AttributeError):
+                            continue
+                        sent = self.sent.get(trigger)
+                        if sent is not None:
+                            self.timed.append((sent, (now - sent) * 1000))
+        finally:
+            consumer.close()
+
+
+def _producer(settings: config.Settings):
+    from kafka import KafkaProducer
+
+    return KafkaProducer(**settings.kafka_client_config(), acks="all", linger_ms=5, batch_size=512 * 1024,
+                         buffer_memory=128 * 1024 * 1024)
+
+
+def run_steps(settings: config.Settings, records: list[Input], rates: list[int], seconds: float,
+              groups: dict[str, list[str]], output_topics: list[str], trigger_field: str,
+              cost: ProcessCost, stop_at_first_miss: bool = True, progress: Callable[[str], None] = print,
+              ) -> list[StepResult]:
+    """Produce `records` at each rate of `rates` for `seconds` in turn, measuring each step."""
+    sent: dict[str, float] = {}
+    lag = LagMonitor(settings, groups, cost)
+    watcher = OutputWatcher(settings, output_topics, sent, trigger_field)
+    lag.start()
+    watcher.start()
+    producer = _producer(settings)
+    results: list[StepResult] = []
+    cursor = 0
+    try:
+        for rate in rates:
+            need = int(rate * seconds)
+            if cursor + need > len(records):
+                raise ValueError(f"the workload has {len(records) - cursor:,} records left, the step at {rate}/s "
+                                 f"needs {need:,}: use a larger --size")
+            step_records = records[cursor:cursor + need]
+            cursor += need
+            cpu_before, started = cost.cpu_s(), time.time()
+            _paced_send(producer, step_records, rate, sent, progress, f"{rate:,}/s")
+            producer.flush()
+            ended = time.time()
+            step = StepResult(rate=rate, started=started, ended=ended, produced=len(step_records),
+                              cpu_s=cost.cpu_s() - cpu_before)
+            step.lag = [(t, n) for t, n, _ in lag.samples if started <= t <= ended]
+            step.peak_rss_mb = max((m for t, _, m in lag.samples if started <= t <= ended), default=cost.rss_mb())
+            results.append(step)
+            progress(f"step {rate:,}/s: {'held' if step.held else 'NOT held'} (lag slope {step.lag_slope:,.0f}/s, "
+                     f"final lag {step.final_lag:,})")
+            if stop_at_first_miss and not step.held:
+                break
+        # late outputs of the last step: give the system a while to catch up, then stop timing
+        deadline = time.time() + max(30.0, seconds / 2)
+        while time.time() < deadline and (lag.samples[-1][1] if lag.samples else 1) > 0:
+            time.sleep(LAG_EVERY_S)
+    finally:
+        producer.close()
+        lag.stopping.set()
+        watcher.stopping.set()
+        lag.join(10)
+        watcher.join(10)
+    for step in results:  # by the trigger's send time: late outputs count against their step
+        step.latencies_ms = [ms for t, ms in watcher.timed if step.started <= t <= step.ended]
+    return results
+
+
+def _paced_send(producer, records: list[Input], rate: int, sent: dict[str, float],
+                progress: Callable[[str], None], label: str) -> None:
+    """Send `records` at `rate` per second: each 5 ms, what is due by then."""
+    start = time.monotonic()
+    n, last_report = 0, start
+    while n < len(records):
+        due = min(len(records), int((time.monotonic() - start) * rate) + 1)
+        now = time.time()
+        while n < due:
+            r = records[n]
+            producer.send(r.topic, key=r.key, value=r.value)
+            if r.event_id is not None:
+                sent[r.event_id] = now
+            n += 1
+        mono = time.monotonic()
+        if mono - last_report >= 10:
+            progress(f"  {label}: {n:,}/{len(records):,} sent ({n / (mono - start):,.0f}/s)")
+            last_report = mono
+        if n >= due:
+            time.sleep(0.005)

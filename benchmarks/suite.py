@@ -1,0 +1,283 @@
+"""`supplyflow bench suite`: throughput, latency and cost of the whole suite, side by side
+with the limit (a bare SQL pass-through on the same cluster) and a peer (the ETA-variance
+and inventory/reorder logic on Quix Streams, benchmarks/peer/), in one run.
+
+Each system gets a fresh namespace and the same records (the demo scenario's mix),
+produced in steps of rising rate (benchmarks/harness.py says what is measured and when a
+step is held). The Flink systems run unbounded on the standalone cluster at parallelism 1,
+exactly-once on; the peer runs in its own virtualenv with exactly-once on.
+
+Output: a markdown table on stdout and in `<out>/suite.md`, the figures in
+`<out>/suite.json`, and `<out>/suite.png` (latency percentiles against input rate).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from benchmarks import harness
+from supplyflow import config, contracts
+from supplyflow.errors import SupplyflowError
+
+SYSTEMS = ("suite", "passthrough", "peer")
+ALERT_TOPICS = (config.ALERTS_ETA, config.ALERTS_MATCHING, config.ALERTS_INVENTORY, config.ALERTS_REORDER)
+PEER_DIR = config.ROOT / "benchmarks" / "peer"
+PEER_PYTHON = config.ROOT / ".venv-peer" / "bin" / "python"
+
+
+@contextlib.contextmanager
+def _submit_env(settings: config.Settings):
+    """The SUPPLYFLOW_* settings jobs are built with, in this process's environment (the
+    `flink` CLI passes it on to the job's program)."""
+    values = {"SUPPLYFLOW_NAMESPACE": settings.namespace, "SUPPLYFLOW_PG_DB": settings.pg_db,
+              "SUPPLYFLOW_CHECKPOINT_INTERVAL": settings.checkpoint_interval}
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class FlinkSystem:
+    """Jobs submitted unbounded to the standalone cluster; cancelled at the end."""
+
+    def __init__(self, settings: config.Settings, jobs: list[str], outputs: list[str], trigger_field: str,
+                 parallelism: int):
+        from supplyflow.stack.flink_cluster import FlinkCluster
+
+        self.settings, self.jobs, self.parallelism = settings, jobs, parallelism
+        self.outputs, self.trigger_field = [settings.topic(t) for t in outputs], trigger_field
+        self.cluster = FlinkCluster(settings)
+
+    def groups(self) -> dict[str, list[str]]:
+        """Each job's consumer group; the first job's over the raw input topics."""
+        raw = [self.settings.topic(t) for t in contracts.INPUT_SCHEMAS]
+        return {self.settings.transactional_id_prefix(j, "source"): (raw if i == 0 else [])
+                for i, j in enumerate(self.jobs)}
+
+    def pids(self) -> list[int]:
+        return self.cluster._pids("taskexecutor") + self.cluster._pids("standalonesession")
+
+    def start(self) -> None:
+        from supplyflow import runner, submit
+
+        with _submit_env(self.settings):
+            submit.main(self.jobs, self.settings, "localhost:8081", bounded=False, parallelism=self.parallelism)
+        names = {runner.job_name(j, self.settings) for j in self.jobs}
+        deadline = time.monotonic() + 180
+        while not all(self._job(n, "RUNNING") for n in names):
+            if time.monotonic() > deadline:
+                raise SupplyflowError(f"jobs not RUNNING after 180 s: {self.cluster.jobs()}")
+            time.sleep(1)
+
+    def _job(self, name: str, state: str) -> bool:
+        job = self.cluster.jobs().get(name)
+        return bool(job) and job["state"] == state
+
+    def state_bytes(self) -> int:
+        """The sum of the jobs' last completed checkpoint sizes."""
+        from supplyflow import runner
+
+        total = 0
+        for name, job in self.cluster.jobs().items():
+            if name in {runner.job_name(j, self.settings) for j in self.jobs} and job["state"] == "RUNNING":
+                latest = (self.cluster.rest(f"/jobs/{job['jid']}/checkpoints").get("latest") or {}).get("completed")
+                total += (latest or {}).get("state_size", 0)
+        return total
+
+    def stop(self) -> None:
+        import urllib.request
+
+        from supplyflow import runner
+
+        for name, job in self.cluster.jobs().items():
+            if name in {runner.job_name(j, self.settings) for j in self.jobs} and job["state"] == "RUNNING":
+                request = urllib.request.Request(f"http://localhost:8081/jobs/{job['jid']}?mode=cancel",
+                                                 method="PATCH")
+                urllib.request.urlopen(request, timeout=10).close()
+
+
+class PeerSystem:
+    """The Quix Streams peer (benchmarks/peer/app.py) in its own virtualenv."""
+
+    trigger_field = "trigger_event_id"
+
+    def __init__(self, settings: config.Settings):
+        self.settings = settings
+        self.outputs = [settings.topic("peer.alerts")]
+        self.group = f"{settings.namespace}-peer"
+        self.state_dir = settings.data_dir / "bench" / f"peer-state-{settings.namespace}"
+        self.proc: subprocess.Popen | None = None
+
+    def groups(self) -> dict[str, list[str]]:
+        return {self.group: [self.settings.topic(t) for t in contracts.INPUT_SCHEMAS]}
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid] if self.proc and self.proc.poll() is None else []
+
+    def start(self) -> None:
+        setup = subprocess.run(["bash", str(PEER_DIR / "setup_venv.sh")], capture_output=True, text=True)
+        if setup.returncode != 0:
+            raise SupplyflowError(f"the peer's virtualenv could not be set up: {setup.stderr.strip()[-300:]}")
+        log = open(self.settings.data_dir / "bench" / f"peer-{self.settings.namespace}.log", "w")
+        self.proc = subprocess.Popen(
+            [str(PEER_PYTHON), str(PEER_DIR / "app.py"), "--bootstrap", self.settings.kafka_bootstrap,
+             "--namespace", self.settings.namespace, "--consumer-group", self.group,
+             "--state-dir", str(self.state_dir)], stdout=log, stderr=subprocess.STDOUT, cwd=config.ROOT)
+        from benchmarks.peer.check_e2e import wait_until_consuming
+
+        wait_until_consuming(self.settings, self.group)  # else the first seconds arrive as a backlog
+
+    def state_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.state_dir.rglob("*") if p.is_file()) if self.state_dir.exists() else 0
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(60)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def make_system(name: str, settings: config.Settings, parallelism: int):
+    from supplyflow import runner
+
+    if name == "suite":
+        return FlinkSystem(settings, list(runner.JOB_MODULES), list(ALERT_TOPICS), "trigger_event_id", parallelism)
+    if name == "passthrough":
+        from benchmarks import passthrough
+
+        return FlinkSystem(settings, ["passthrough"], [passthrough.OUTPUT_TOPIC], "event_id", parallelism)
+    if name == "peer":
+        return PeerSystem(settings)
+    raise SupplyflowError(f"unknown system {name!r}: choose from {', '.join(SYSTEMS)}")
+
+
+def measure(name: str, settings: config.Settings, records, rates: list[int], seconds: float,
+            parallelism: int = 1) -> dict:
+    """One system through the rate steps, in a fresh namespace; returns its figures."""
+    from supplyflow import stack
+
+    ns = stack.create_namespace(settings, f"b{name[:4]}{uuid.uuid4().hex[:6]}")
+    (ns.data_dir / "bench").mkdir(parents=True, exist_ok=True)
+    stack.ensure_topics(ns, extra={ns.topic(t): {} for t in ("bench.passthrough", "peer.alerts")})
+    system = make_system(name, ns, parallelism)
+    print(f"== {name}: namespace {ns.namespace}", flush=True)
+    try:
+        system.start()
+        steps = harness.run_steps(ns, harness.inputs(ns, records), rates, seconds, system.groups(),
+                                  system.outputs, system.trigger_field, harness.ProcessCost(system.pids),
+                                  progress=lambda line: print(f"  {line}", flush=True))
+        state = system.state_bytes()
+    finally:
+        system.stop()
+        stack.drop_namespace_database(settings, ns)
+    held = [s for s in steps if s.held]
+    return {"system": name, "namespace": ns.namespace, "steps": [s.summary() for s in steps],
+            "sustained_rate": max((s.rate for s in held), default=0), "state_bytes": state}
+
+
+def main(settings: config.Settings, systems: list[str], rates: list[int], seconds: float,
+         latency_rate: int = 5000, parallelism: int = 1, checkpoint_interval: str = "",
+         out_dir: Path | None = None) -> dict:
+    """Run the systems one after another on the same records; print and write the report."""
+    import dataclasses
+
+    from testdata import generator
+
+    if checkpoint_interval:
+        settings = dataclasses.replace(settings, checkpoint_interval=checkpoint_interval)
+
+    need = int(sum(rates) * seconds * 1.05) + 1000
+    print(f"generating {need:,} records of the demo mix (about {need / 11_000 / 60:.0f} min) ...", flush=True)
+    records = generator.generate("demo", seed=11, size=need).records
+    results = {"date": time.strftime("%Y-%m-%d"), "seconds_per_step": seconds, "rates": rates,
+               "latency_rate": latency_rate, "parallelism": parallelism, "cpus": os.cpu_count(),
+               "checkpoint_interval": settings.checkpoint_interval or "5 s (flink-conf)", "systems": {}}
+    for name in systems:
+        results["systems"][name] = measure(name, settings, records, rates, seconds, parallelism)
+    out_dir = out_dir or settings.data_dir / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "suite.json").write_text(json.dumps(results, indent=2))
+    text = report(results)
+    (out_dir / "suite.md").write_text(text)
+    print("\n" + text)
+    plot(results, out_dir / "suite.png")
+    print(f"written to {out_dir}/suite.{{md,json,png}}")
+    return results
+
+
+def _at(system: dict, rate: int) -> dict | None:
+    return next((s for s in system["steps"] if s["rate"] == rate), None)
+
+
+def report(results: dict) -> str:
+    """The markdown tables: per system and step, then the ratios the targets name."""
+    lines = [f"{results['seconds_per_step']:.0f} s per step, parallelism {results['parallelism']}, "
+             f"{results['cpus']} CPUs, exactly-once everywhere, Flink checkpoints every "
+             f"{results.get('checkpoint_interval', '5 s')}", "",
+             "| system | input/s | achieved/s | held | lag growth/s | final lag | p50 ms | p95 ms | p99 ms "
+             "| CPU s / M events | peak RSS MB |", "|" + "---|" * 11]
+    for name, system in results["systems"].items():
+        for s in system["steps"]:
+            lines.append(f"| {name} | {s['rate']:,} | {s['achieved_rate']:,} | {'yes' if s['held'] else 'no'} "
+                         f"| {s['lag_slope_per_s']:,} | {s['final_lag']:,} | {_fmt(s['p50_ms'])} "
+                         f"| {_fmt(s['p95_ms'])} | {_fmt(s['p99_ms'])} | {_fmt(s['cpu_s_per_million'])} "
+                         f"| {s['peak_rss_mb']:,} |")
+    lines += ["", "| system | sustained input/s | p99 at the latency rate | state after the run |",
+              "|---|---|---|---|"]
+    rate = results["latency_rate"]
+    for name, system in results["systems"].items():
+        at = _at(system, rate)
+        p99 = f"{_fmt(at['p99_ms'])} ms" + ("" if at["held"] else " (rate not held)") if at else "rate not reached"
+        lines.append(f"| {name} | {system['sustained_rate']:,} | {p99} | {system['state_bytes'] / 1e6:.1f} MB |")
+    systems = results["systems"]
+    if "suite" in systems:
+        suite = systems["suite"]["sustained_rate"]
+        for other, label in (("passthrough", "suite / pass-through"), ("peer", "suite / peer")):
+            if other in systems and systems[other]["sustained_rate"]:
+                lines.append(f"\n{label}, sustained throughput: {suite / systems[other]['sustained_rate']:.2f}")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(v) -> str:
+    return "–" if v is None else f"{v:,}"
+
+
+def plot(results: dict, path: Path) -> None:
+    """Latency percentiles against input rate, one line per system and percentile."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, system in results["systems"].items():
+        steps = [s for s in system["steps"] if s["p50_ms"] is not None]
+        for q, style in (("p50", ":"), ("p95", "--"), ("p99", "-")):
+            ax.plot([s["rate"] for s in steps], [s[f"{q}_ms"] / 1000 for s in steps], style, marker="o",
+                    label=f"{name} {q}")
+        for s in steps:
+            if not s["held"]:
+                ax.annotate("not held", (s["rate"], s["p99_ms"] / 1000), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("input rate (events/s)")
+    ax.set_ylabel("latency to a read_committed consumer (s)")
+    ax.set_title(f"supplyflow bench suite ({results['date']}, {results['seconds_per_step']:.0f} s per step)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

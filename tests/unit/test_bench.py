@@ -1,0 +1,61 @@
+"""The benchmark harness's own rules: when a step is held, percentiles, the report."""
+
+import pytest
+
+from benchmarks import harness, suite
+
+pytestmark = pytest.mark.unit
+
+
+def _step(rate, lags, produced=None, seconds=100.0):
+    step = harness.StepResult(rate=rate, started=0.0, ended=seconds,
+                              produced=int(rate * seconds) if produced is None else produced)
+    step.lag = [(float(t), n) for t, n in lags]
+    return step
+
+
+def test_a_step_whose_lag_stays_flat_is_held():
+    step = _step(1000, [(t, 5000 + (t % 4) * 1000) for t in range(0, 100, 2)])
+    assert abs(step.lag_slope) < 50
+    assert step.held
+
+
+def test_a_step_whose_lag_grows_is_not_held():
+    # the system keeps up with 800 of 1000 events/s: lag grows by 200/s
+    step = _step(1000, [(t, 200 * t) for t in range(0, 100, 2)])
+    assert step.lag_slope == pytest.approx(200)
+    assert not step.held
+
+
+def test_a_large_backlog_or_a_slow_producer_is_not_held():
+    assert not _step(1000, [(t, 20_000) for t in range(0, 100, 2)]).held  # flat, but 20 s behind
+    assert not _step(1000, [(t, 0) for t in range(0, 100, 2)], produced=50_000).held  # producer reached 500/s
+
+
+def test_percentiles_are_nearest_rank_and_none_without_outputs():
+    step = _step(10, [])
+    assert step.percentile(99) is None
+    step.latencies_ms = [float(i) for i in range(1, 101)]
+    assert (step.percentile(50), step.percentile(99)) == (51.0, 100.0)
+    assert step.summary()["p95_ms"] == 96
+
+
+def test_report_names_the_ratios_and_unreached_rates():
+    def system(rates_held, p99):
+        steps = []
+        for rate, held in rates_held:
+            s = _step(rate, [(t, 0 if held else 100 * rate * t) for t in range(0, 100, 2)])
+            s.latencies_ms = [p99]
+            steps.append(s.summary())
+        return {"steps": steps, "sustained_rate": max(r for r, h in rates_held if h), "state_bytes": 2_000_000}
+
+    results = {"seconds_per_step": 100, "parallelism": 1, "cpus": 2, "latency_rate": 2000, "date": "d",
+               "systems": {"suite": system([(1000, True), (2000, False)], 900.0),
+                           "passthrough": system([(1000, True), (2000, True), (4000, True)], 300.0)}}
+    text = suite.report(results)
+    assert "| suite | 2,000 | 2,000 | no |" in text
+    assert "| suite | 1,000 | 900 ms (rate not held) | 2.0 MB |" in text
+    assert "| passthrough | 4,000 | 300 ms | 2.0 MB |" in text
+    assert "suite / pass-through, sustained throughput: 0.25" in text
+    results["latency_rate"] = 4000
+    assert "| suite | 1,000 | rate not reached |" in suite.report(results)
