@@ -138,6 +138,19 @@ class LocationRules:
         return None  # a location's stock is never forgotten
 
 
+def _with_source_watermark():
+    """The schema that makes a DataStream → Table conversion forward the stream's
+    watermarks. Without it the conversion emits none, and stage 2 — whose input includes
+    stage 1's on-order changes — would only ever advance once that input went idle (after
+    `table.exec.source.idle-timeout` without an on-order change: never, on a busy stream)."""
+    from pyflink.table import DataTypes, Schema
+
+    return (Schema.new_builder()
+            .column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3))
+            .watermark("rowtime", "SOURCE_WATERMARK()")
+            .build())
+
+
 def declare(t_env, settings: config.Settings, job: str, bounded: bool, rules: LocationRules,
             policies: bool = False) -> None:
     """Sources → on-order per line → rules per SKU location; the rules' output becomes the
@@ -147,7 +160,7 @@ def declare(t_env, settings: config.Settings, job: str, bounded: bool, rules: Lo
     on_order = line_events.per_line_stream(t_env, job, bounded, OnOrderRules(settings.matching_ttl_days * 86_400_000),
                                            name="on-order")
     view = job.replace("-", "_") + "_on_order"
-    t_env.create_temporary_view(view, t_env.from_data_stream(on_order))
+    t_env.create_temporary_view(view, t_env.from_data_stream(on_order, _with_source_watermark()))
     events = MOVEMENTS + (" UNION ALL " + POLICIES if policies else "") + " UNION ALL " + ON_ORDER.format(view=view)
     out = line_events.in_event_time(t_env, t_env.sql_query(events), lambda r: f"{r.sku}|{r.warehouse_id}", rules,
                                     None, f"{job}-per-location", f"{job}/per-location")

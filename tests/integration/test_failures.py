@@ -46,7 +46,9 @@ JOBS = list(runner.JOB_MODULES)  # the edge first
 OUTPUT_TOPICS = (config.ALERTS_ETA, config.ALERTS_MATCHING, config.ALERTS_INVENTORY, config.ALERTS_REORDER,
                  config.INVENTORY_POSITIONS_TOPIC, config.SHIPMENT_STATUS_TOPIC, config.DLQ_TOPIC,
                  *config.VALID_TOPICS.values())
-SILENT_LOSS = re.compile(r"fenced|potentially lost", re.IGNORECASE)
+# a fenced or aborted transaction of ours (not Flink's own FencedPekkoRpcActor frames)
+SILENT_LOSS = re.compile(r"ProducerFenced|InvalidProducerEpoch|\bfenced\b|potentially lost|signals data loss",
+                         re.IGNORECASE)
 # ERROR lines that are the expected echo of a fault we injected, not a defect
 EXPECTED_ERRORS = re.compile(
     r"Connection refused|Connection to node|Disconnected|PSQLException|Connection to localhost:5432|"
@@ -54,7 +56,9 @@ EXPECTED_ERRORS = re.compile(
     r"Heartbeat of TaskManager|TaskManager .* (lost|disconnected)|No TaskExecutor registered|"
     r"Association with remote system|NotLeaderOrFollower|coordinator|Uncaught exception in thread|"
     r"Failed to (send|commit|close)|flush|Writing records to JDBC failed|FATAL - exception in exception handler|"
-    r"Fatal error occurred while executing the TaskManager", re.IGNORECASE)
+    r"Fatal error occurred while executing the TaskManager|"
+    # a restarted single-node KRaft broker registers before its own controller is active; retried
+    r"apiKey=CONTROLLER_REGISTRATION", re.IGNORECASE)
 
 
 def _entity_key(record) -> bytes | None:
