@@ -107,7 +107,7 @@ def build(t_env, settings: config.Settings, bounded: bool):
         raise SupplyflowError(f"SUPPLYFLOW_ETA_THRESHOLDS_HOURS={settings.eta_thresholds_hours!r}: give three rising "
                               f"numbers of hours for MEDIUM,HIGH,CRITICAL, e.g. 2,24,72") from None
     rules = EtaRules(settings.matching_ttl_days * 86_400_000, thresholds, int(settings.stale_after_hours * 3_600_000))
-    line_events.declare(t_env, settings, NAME, bounded, rules)
+    line_events.declare(t_env, settings, NAME, bounded, rules, {"alerts": ALERT_COLUMNS})
     statements = t_env.create_statement_set()
     line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
                           pg_table="alerts", primary_key=["alert_id"], topic=config.ALERTS_ETA, topic_key="entity_id",

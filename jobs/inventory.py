@@ -36,7 +36,8 @@ FLOW_COLUMNS = [
 def build(t_env, settings: config.Settings, bounded: bool):
     """Declare sources, the per-location rules, the hourly flow and the sinks; returns the StatementSet."""
     rules = location_events.LocationRules(positions=True, alert_types=("COUNT_VARIANCE",))
-    location_events.declare(t_env, settings, NAME, bounded, rules)
+    location_events.declare(t_env, settings, NAME, bounded, rules,
+                            {"positions": POSITION_COLUMNS, "alerts": ALERT_COLUMNS})
     statements = t_env.create_statement_set()
     line_events.add_sinks(t_env, settings, NAME, statements, "positions", POSITION_COLUMNS,
                           pg_table="inventory_positions", primary_key=["sku", "warehouse_id"],

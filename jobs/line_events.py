@@ -70,7 +70,9 @@ def final_watermark(t_env) -> int | None:
     return None if latest is None else latest - OUT_OF_ORDERNESS_MS
 
 
-def _process_function(rules, final_wm: int | None, fault_marker: str | None):
+def _process_function(rules, final_wm: int | None, fault_marker: str | None, typed: dict | None = None):
+    """`typed`: kind -> (OutputTag, [(field, converter)]): those kinds go to their side
+    output as typed rows; every other kind to the main output as (kind, JSON doc)."""
     from pyflink.common import Row, Types
     from pyflink.datastream import KeyedProcessFunction
     from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
@@ -118,8 +120,13 @@ def _process_function(rules, final_wm: int | None, fault_marker: str | None):
             trigger = pending[-1] if pending else {"event_time": timestamp, "event_id": f"timer:{timestamp}"}
             now_ms = int(time.time() * 1000)
             for kind, rows in rules.emit(state, trigger, now_ms).items():
+                tag, fields = (typed or {}).get(kind, (None, None))
                 for doc in rows:
-                    yield Row(kind, json.dumps({**doc, "updated_at": now_ms}))
+                    doc = {**doc, "updated_at": now_ms}
+                    if tag is None:
+                        yield Row(kind, json.dumps(doc))
+                    else:
+                        yield tag, Row(*[convert(doc.get(field)) for field, convert in fields])
             # one TTL timer per expiry time (a timer behind the watermark fires in order
             # within the same watermark advance, before later events are applied)
             if expiry is not None and state.get("expiry_timer") != expiry:
@@ -146,51 +153,98 @@ def valid_table(topic: str) -> str:
     return "valid_" + topic.removeprefix("scm.").replace("-", "_")
 
 
-def in_event_time(t_env, table, key, rules, final_wm: int | None, name: str, uid: str):
+def in_event_time(t_env, table, key, rules, final_wm: int | None, name: str, uid: str,
+                  outputs: dict[str, list[str]] | None = None):
     """Rows of `table`, keyed by `key` (a function of a row), handed to `rules` in
-    event-time order; returns the DataStream of (kind, doc) the rules emit."""
+    event-time order. Returns the DataStream of (kind, JSON doc) the rules emit, and for
+    each kind of `outputs` (kind -> columns) a DataStream of typed rows instead: the
+    typing happens in Python once, not in SQL with a JSON_VALUE per column."""
+    from pyflink.common import Types
+    from pyflink.datastream import OutputTag
+
+    typed = {kind: (OutputTag(f"{uid}/{kind}", _row_type(columns)), _converters(columns))
+             for kind, columns in (outputs or {}).items()}
+    stream = (t_env.to_data_stream(table)
+              .key_by(key, key_type=Types.STRING())
+              .process(_process_function(rules, final_wm, os.environ.get("SUPPLYFLOW_INJECT_FAILURE"), typed),
+                       output_type=Types.ROW_NAMED(["kind", "doc"], [Types.STRING(), Types.STRING()]))
+              .name(name).uid(uid))
+    return stream, {kind: stream.get_side_output(tag) for kind, (tag, _) in typed.items()}
+
+
+def _split(column: str) -> tuple[str, str]:
+    name, typ = column.split(None, 1)
+    return name.strip("`"), typ
+
+
+def _row_type(columns: list[str]):
+    """The row type of a typed output: timestamps travel as epoch milliseconds."""
     from pyflink.common import Types
 
-    return (t_env.to_data_stream(table)
-            .key_by(key, key_type=Types.STRING())
-            .process(_process_function(rules, final_wm, os.environ.get("SUPPLYFLOW_INJECT_FAILURE")),
-                     output_type=Types.ROW_NAMED(["kind", "doc"], [Types.STRING(), Types.STRING()]))
-            .name(name).uid(uid))
+    types = {"STRING": Types.STRING(), "INT": Types.INT(), "BIGINT": Types.LONG()}
+    names, field_types = [], []
+    for column in columns:
+        name, typ = _split(column)
+        names.append(name)
+        field_types.append(Types.LONG() if typ.startswith("TIMESTAMP_LTZ") else types[typ])
+    return Types.ROW_NAMED(names, field_types)
 
 
-def per_line_stream(t_env, job: str, bounded: bool, rules, name: str = "per-line"):
-    """The PO, shipment and receipt events per PO line through `rules` (DataStream of (kind, doc))."""
+def _as_string(value):
+    """A document value as SQL's JSON_VALUE would give it: scalars as text, no objects."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    return None
+
+
+def _as_int(value):
+    return None if value is None else int(value)
+
+
+def _converters(columns: list[str]) -> list:
+    return [(name, _as_string if typ == "STRING" else _as_int) for name, typ in map(_split, columns)]
+
+
+def typed_view(t_env, view: str, stream, columns: list[str]) -> None:
+    """Register the typed rows of `stream` as temporary view `view` with `columns`."""
+    t_env.create_temporary_view(view + "_rows", t_env.from_data_stream(stream))
+    exprs = []
+    for column in columns:
+        name, typ = _split(column)
+        quoted = ddl.quote(name)
+        exprs.append(f"TO_TIMESTAMP_LTZ({quoted}, 3) AS {quoted}" if typ.startswith("TIMESTAMP_LTZ") else quoted)
+    t_env.create_temporary_view(view, t_env.sql_query(f"SELECT {', '.join(exprs)} FROM {view}_rows"))
+
+
+def per_line_stream(t_env, job: str, bounded: bool, rules, name: str = "per-line",
+                    outputs: dict[str, list[str]] | None = None):
+    """The PO, shipment and receipt events per PO line through `rules` (see in_event_time)."""
     final_wm = final_watermark(t_env) if bounded else None
     return in_event_time(t_env, t_env.sql_query(EVENTS), lambda r: f"{r.po_id}#{r.po_line}", rules, final_wm,
-                         f"{job}-{name}", f"{job}/{name}")
+                         f"{job}-{name}", f"{job}/{name}", outputs)
 
 
-def declare(t_env, settings: config.Settings, job: str, bounded: bool, rules) -> None:
-    """Sources → per-line rules; the rules' output becomes the temporary view `<job>_out`
-    with columns (kind, doc)."""
+def declare(t_env, settings: config.Settings, job: str, bounded: bool, rules,
+            outputs: dict[str, list[str]]) -> None:
+    """Sources → per-line rules; each kind of `outputs` (kind -> columns) becomes the
+    temporary view `<job>_out_<kind>` (see `add_sinks`), the other kinds the view
+    `<job>_out` with columns (kind, doc)."""
     declare_sources(t_env, settings, job, bounded)
-    t_env.create_temporary_view(view_name(job), t_env.from_data_stream(per_line_stream(t_env, job, bounded, rules)))
+    stream, typed = per_line_stream(t_env, job, bounded, rules, outputs=outputs)
+    register_outputs(t_env, job, stream, typed, outputs)
+
+
+def register_outputs(t_env, job: str, stream, typed: dict, outputs: dict[str, list[str]]) -> None:
+    """The views of a job's rule output: `<job>_out` (kind, doc) and `<job>_out_<kind>`."""
+    t_env.create_temporary_view(view_name(job), t_env.from_data_stream(stream))
+    for kind, side in typed.items():
+        typed_view(t_env, f"{view_name(job)}_{kind}", side, outputs[kind])
 
 
 def view_name(job: str) -> str:
     return job.replace("-", "_") + "_out"
-
-
-def typed_select(job: str, columns: list[str], kind: str) -> str:
-    """Rows of one output kind, typed per `columns`, from the JSON documents emitted."""
-    exprs = []
-    for col in columns:
-        name, typ = col.split(None, 1)
-        name = name.strip("`")
-        raw = f"JSON_VALUE(doc, '$.{name}')"
-        name = ddl.quote(name)
-        if typ.startswith("TIMESTAMP_LTZ"):
-            exprs.append(f"TO_TIMESTAMP_LTZ(CAST({raw} AS BIGINT), 3) AS {name}")
-        elif typ == "STRING":
-            exprs.append(f"{raw} AS {name}")
-        else:
-            exprs.append(f"CAST({raw} AS {typ}) AS {name}")
-    return f"SELECT {', '.join(exprs)} FROM {view_name(job)} WHERE kind = '{kind}'"
 
 
 ALERT_COUNTER_PREFIX = "alerts_of_type_"
@@ -213,10 +267,10 @@ def add_sinks(t_env, settings: config.Settings, job: str, statements, kind: str,
               pg_table: str | None = None, primary_key: list[str] | None = None,
               topic: str | None = None, topic_key: str | None = None,
               alert_types: tuple[str, ...] = ()) -> None:
-    """Write one output kind to a PostgreSQL upsert table and/or an exactly-once topic;
-    for alerts, count each of `alert_types` (see `alert_counter_sink`)."""
+    """Write one output kind (declared with its columns when the job's rules were, see
+    `declare`) to a PostgreSQL upsert table and/or an exactly-once topic; for alerts,
+    count each of `alert_types` (see `alert_counter_sink`)."""
     rows = f"{view_name(job)}_{kind}"
-    t_env.create_temporary_view(rows, t_env.sql_query(typed_select(job, columns, kind)))
     for alert_type in alert_types:
         add_counter(t_env, statements, alert_counter_sink(alert_type), rows, f"alert_type = '{alert_type}'")
     if pg_table:

@@ -152,16 +152,16 @@ def _with_source_watermark():
 
 
 def declare(t_env, settings: config.Settings, job: str, bounded: bool, rules: LocationRules,
-            policies: bool = False) -> None:
-    """Sources → on-order per line → rules per SKU location; the rules' output becomes the
-    temporary view `<job>_out` with columns (kind, doc)."""
+            outputs: dict[str, list[str]], policies: bool = False) -> None:
+    """Sources → on-order per line → rules per SKU location; the rules' output becomes
+    temporary views as in line_events.declare."""
     topics = [config.PURCHASE_ORDERS, config.SHIPMENT_EVENTS, config.INVENTORY_MOVEMENTS]
     line_events.declare_sources(t_env, settings, job, bounded, topics + ([config.REORDER_POLICIES] if policies else []))
-    on_order = line_events.per_line_stream(t_env, job, bounded, OnOrderRules(settings.matching_ttl_days * 86_400_000),
-                                           name="on-order")
+    on_order, _ = line_events.per_line_stream(t_env, job, bounded,
+                                              OnOrderRules(settings.matching_ttl_days * 86_400_000), name="on-order")
     view = job.replace("-", "_") + "_on_order"
     t_env.create_temporary_view(view, t_env.from_data_stream(on_order, _with_source_watermark()))
     events = MOVEMENTS + (" UNION ALL " + POLICIES if policies else "") + " UNION ALL " + ON_ORDER.format(view=view)
-    out = line_events.in_event_time(t_env, t_env.sql_query(events), lambda r: f"{r.sku}|{r.warehouse_id}", rules,
-                                    None, f"{job}-per-location", f"{job}/per-location")
-    t_env.create_temporary_view(line_events.view_name(job), t_env.from_data_stream(out))
+    out, typed = line_events.in_event_time(t_env, t_env.sql_query(events), lambda r: f"{r.sku}|{r.warehouse_id}",
+                                           rules, None, f"{job}-per-location", f"{job}/per-location", outputs)
+    line_events.register_outputs(t_env, job, out, typed, outputs)

@@ -33,7 +33,7 @@ NOT_EVALUATED_SINK = "reorder_not_evaluated_no_policy"
 def build(t_env, settings: config.Settings, bounded: bool):
     """Declare sources, the per-location reorder rules and the alert sinks; returns the StatementSet."""
     rules = location_events.LocationRules(positions=False, alert_types=("REORDER",))
-    location_events.declare(t_env, settings, NAME, bounded, rules, policies=True)
+    location_events.declare(t_env, settings, NAME, bounded, rules, {"alerts": ALERT_COLUMNS}, policies=True)
     statements = t_env.create_statement_set()
     line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
                           pg_table="alerts", primary_key=["alert_id"],

@@ -78,7 +78,8 @@ ALERT_TYPES = ("ORPHAN_SHIPMENT", "SKU_MISMATCH", "SHIPMENT_ON_CANCELLED_PO", "O
 def build(t_env, settings: config.Settings, bounded: bool):
     """Declare sources, the per-line rules and the sinks; returns the StatementSet."""
     rules = MatchingRules(settings.matching_ttl_days * 86_400_000, int(settings.orphan_after_hours * 3_600_000))
-    line_events.declare(t_env, settings, NAME, bounded, rules)
+    line_events.declare(t_env, settings, NAME, bounded, rules,
+                        {"po_lines": PO_LINE_COLUMNS, "shipments": SHIPMENT_COLUMNS, "alerts": ALERT_COLUMNS})
     statements = t_env.create_statement_set()
     line_events.add_sinks(t_env, settings, NAME, statements, "po_lines", PO_LINE_COLUMNS,
                           pg_table="po_lines", primary_key=["po_id", "po_line"])
