@@ -2,9 +2,9 @@
 
 `python -m benchmarks.profile [--seconds S] [--top N]` asks the standalone cluster for an
 on-CPU flame graph of every vertex of every running job (rest.flamegraph.enabled is on in
-flink-conf/config.yaml), waits for the samples, and prints per vertex the frames with the
-most samples *including* their callees, so the cost of, say, JSON_VALUE or of the Python
-bridge (pemja) shows as one figure. Run it while a benchmark keeps the jobs busy.
+flink-conf/config.yaml), waits for the samples, and prints the vertices by samples (where
+the CPU goes) and, per vertex, the frames that were running themselves (self time). Run
+it while a benchmark keeps the jobs busy.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from supplyflow.stack.flink_cluster import REST_PORT, rest
 ADDRESS = f"localhost:{REST_PORT}"
 
 
-def _inclusive(node: dict, totals: Counter, stack: tuple[str, ...] = ()) -> None:
-    name = node.get("name", "?")
-    if name not in stack:  # count a recursive frame once per path
-        totals[name] += node.get("value", 0)
-    for child in node.get("children", []):
-        _inclusive(child, totals, stack + (name,))
+def _self_time(node: dict, totals: Counter) -> None:
+    """Samples in which a frame was the one running (not one of its callees)."""
+    children = node.get("children", [])
+    totals[node.get("name", "?")] += node.get("value", 0) - sum(c.get("value", 0) for c in children)
+    for child in children:
+        _self_time(child, totals)
 
 
 def flame_graphs(seconds: float) -> dict[str, dict]:
@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> None:
         if not total:
             continue
         totals: Counter = Counter()
-        _inclusive(root, totals)
+        _self_time(root, totals)
         print(f"\n{name}: {total} samples")
-        shown = [(f, n) for f, n in totals.most_common() if args.match in f and f != root.get("name")]
+        shown = [(f, n) for f, n in totals.most_common() if n > 0 and args.match in f]
         for frame, n in shown[:args.top]:
             print(f"  {100 * n / total:5.1f}%  {frame[:150]}")
 

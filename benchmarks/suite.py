@@ -58,6 +58,7 @@ class FlinkSystem:
         from supplyflow.stack.flink_cluster import FlinkCluster
 
         self.settings, self.jobs, self.parallelism = settings, jobs, parallelism
+        self.stages = len(jobs)
         self.outputs, self.trigger_field = [settings.topic(t) for t in outputs], trigger_field
         self.cluster = FlinkCluster(settings)
 
@@ -113,6 +114,7 @@ class PeerSystem:
     """The Quix Streams peer (benchmarks/peer/app.py) in its own virtualenv."""
 
     trigger_field = "trigger_event_id"
+    stages = 4  # edge, per shipment, per PO line, per location: each commits before the next reads
 
     def __init__(self, settings: config.Settings):
         self.settings = settings
@@ -178,7 +180,7 @@ def measure(name: str, settings: config.Settings, records, rates: list[int], sec
         system.start()
         steps = harness.run_steps(ns, harness.inputs(ns, records), rates, seconds, system.groups(),
                                   system.outputs, system.trigger_field, harness.ProcessCost(system.pids),
-                                  progress=lambda line: print(f"  {line}", flush=True))
+                                  progress=lambda line: print(f"  {line}", flush=True), stages=system.stages)
         state = system.state_bytes()
     finally:
         system.stop()
@@ -194,14 +196,11 @@ def main(settings: config.Settings, systems: list[str], rates: list[int], second
     """Run the systems one after another on the same records; print and write the report."""
     import dataclasses
 
-    from testdata import generator
-
     if checkpoint_interval:
         settings = dataclasses.replace(settings, checkpoint_interval=checkpoint_interval)
 
     need = int(sum(rates) * seconds * 1.05) + 1000
-    print(f"generating {need:,} records of the demo mix (about {need / 11_000 / 60:.0f} min) ...", flush=True)
-    records = generator.generate("demo", seed=11, size=need).records
+    records = _workload(settings, need)
     results = {"date": time.strftime("%Y-%m-%d"), "seconds_per_step": seconds, "rates": rates,
                "latency_rate": latency_rate, "parallelism": parallelism, "cpus": os.cpu_count(),
                "checkpoint_interval": settings.checkpoint_interval or "5 s (flink-conf)", "systems": {}}
@@ -216,6 +215,23 @@ def main(settings: config.Settings, systems: list[str], rates: list[int], second
     plot(results, out_dir / "suite.png")
     print(f"written to {out_dir}/suite.{{md,json,png}}")
     return results
+
+
+def _workload(settings: config.Settings, size: int) -> list:
+    """The demo mix of `size` records (seed 11), generated once and kept under .data/bench
+    (large scenarios take minutes to generate)."""
+    import pickle
+
+    from testdata import generator
+
+    cache = settings.data_dir / "bench" / f"workload-demo-11-{size}.pickle"
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    print(f"generating {size:,} records of the demo mix (minutes for a million) ...", flush=True)
+    records = generator.generate("demo", seed=11, size=size).records
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
+    return records
 
 
 def _at(system: dict, rate: int) -> dict | None:

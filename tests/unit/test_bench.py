@@ -32,6 +32,12 @@ def test_a_large_backlog_or_a_slow_producer_is_not_held():
     assert not _step(1000, [(t, 0) for t in range(0, 100, 2)], produced=50_000).held  # producer reached 500/s
 
 
+def test_each_consuming_stage_may_lag_a_commit_behind():
+    step = _step(1000, [(t, 20_000) for t in range(0, 100, 2)])
+    step.stages = 5  # the suite: five jobs in a row, each committing with its checkpoints
+    assert step.held
+
+
 def test_percentiles_are_nearest_rank_and_none_without_outputs():
     step = _step(10, [])
     assert step.percentile(99) is None
