@@ -69,45 +69,36 @@ class FlinkSystem:
                 for i, j in enumerate(self.jobs)}
 
     def pids(self) -> list[int]:
-        return self.cluster._pids("taskexecutor") + self.cluster._pids("standalonesession")
+        return self.cluster.pids()
 
     def start(self) -> None:
-        from supplyflow import runner, submit
+        from supplyflow import procs, submit
 
         with _submit_env(self.settings):
             submit.main(self.jobs, self.settings, "localhost:8081", bounded=False, parallelism=self.parallelism)
-        names = {runner.job_name(j, self.settings) for j in self.jobs}
-        deadline = time.monotonic() + 180
-        while not all(self._job(n, "RUNNING") for n in names):
-            if time.monotonic() > deadline:
-                raise SupplyflowError(f"jobs not RUNNING after 180 s: {self.cluster.jobs()}")
-            time.sleep(1)
+        procs.wait_until(lambda: len(self.running()) == len(self.jobs), 180, f"the {len(self.jobs)} jobs",
+                         f"see `supplyflow metrics` and the logs in {self.cluster.home / 'log'}")
 
-    def _job(self, name: str, state: str) -> bool:
-        job = self.cluster.jobs().get(name)
-        return bool(job) and job["state"] == state
+    def running(self) -> list[str]:
+        """The ids of this system's RUNNING jobs."""
+        from supplyflow import runner
+
+        names = {runner.job_name(j, self.settings) for j in self.jobs}
+        return [job["jid"] for name, job in self.cluster.jobs().items() if name in names and job["state"] == "RUNNING"]
 
     def state_bytes(self) -> int:
         """The sum of the jobs' last completed checkpoint sizes."""
-        from supplyflow import runner
-
         total = 0
-        for name, job in self.cluster.jobs().items():
-            if name in {runner.job_name(j, self.settings) for j in self.jobs} and job["state"] == "RUNNING":
-                latest = (self.cluster.rest(f"/jobs/{job['jid']}/checkpoints").get("latest") or {}).get("completed")
-                total += (latest or {}).get("state_size", 0)
+        for jid in self.running():
+            latest = (self.cluster.rest(f"/jobs/{jid}/checkpoints").get("latest") or {}).get("completed")
+            total += (latest or {}).get("state_size", 0)
         return total
 
     def stop(self) -> None:
-        import urllib.request
+        from supplyflow.stack.flink_cluster import REST_PORT, rest
 
-        from supplyflow import runner
-
-        for name, job in self.cluster.jobs().items():
-            if name in {runner.job_name(j, self.settings) for j in self.jobs} and job["state"] == "RUNNING":
-                request = urllib.request.Request(f"http://localhost:8081/jobs/{job['jid']}?mode=cancel",
-                                                 method="PATCH")
-                urllib.request.urlopen(request, timeout=10).close()
+        for jid in self.running():
+            rest(f"localhost:{REST_PORT}", f"/jobs/{jid}?mode=cancel", method="PATCH")
 
 
 class PeerSystem:

@@ -19,10 +19,12 @@ from supplyflow.runner import python_path
 REST_PORT = 8081
 
 
-def rest(address: str, path: str, body: dict | None = None) -> dict:
-    """Call the Flink REST API at `address` (HOST:PORT): GET, or POST `body` as JSON.
-    Raises OSError (or ValueError for a body that is not JSON) when it does not answer."""
-    request = urllib.request.Request(f"http://{address}{path}", method="POST" if body is not None else "GET",
+def rest(address: str, path: str, body: dict | None = None, method: str | None = None) -> dict:
+    """Call the Flink REST API at `address` (HOST:PORT): GET, or POST `body` as JSON, or
+    `method` (e.g. PATCH to cancel a job). Raises OSError (or ValueError for a body that is
+    not JSON) when it does not answer."""
+    method = method or ("POST" if body is not None else "GET")
+    request = urllib.request.Request(f"http://{address}{path}", method=method,
                                      data=None if body is None else json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as resp:
@@ -103,6 +105,10 @@ class FlinkCluster:
         procs.wait_until(lambda: not any(procs.read_pid_value(p) for p in pids), 30,
                          f"the exit of the killed {kind}", "a process survived kill -9: check `ps`")
         return pids
+
+    def pids(self) -> list[int]:
+        """The live JobManager and TaskManager processes."""
+        return self._pids("standalonesession") + self._pids("taskexecutor")
 
     def _pids(self, kind: str) -> list[int]:
         pid_file = next(iter(self.home.glob(f"flink-*-{kind}.pid")), None)
