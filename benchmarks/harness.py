@@ -36,6 +36,9 @@ HOLD_SLOPE = 0.05  # lag growth per second, as a fraction of the rate, still cou
 HOLD_BACKLOG_S = 15.0  # input seconds of lag still counted as held at the end of a step
 
 
+WARMUP_S = 30.0  # unmeasured seconds at the first rate before the steps
+
+
 @dataclass
 class Input:
     """One record to produce: its physical topic, key, value and event_id."""
@@ -226,7 +229,7 @@ def _producer(settings: config.Settings):
 def run_steps(settings: config.Settings, records: list[Input], rates: list[int], seconds: float,
               groups: dict[str, list[str]], output_topics: list[str], trigger_field: str,
               cost: ProcessCost, stop_at_first_miss: bool = True, progress: Callable[[str], None] = print,
-              warmup_s: float = 30.0, stages: int = 1) -> list[StepResult]:
+              warmup_s: float | None = None, stages: int = 1) -> list[StepResult]:
     """Produce `records` at each rate of `rates` for `seconds` in turn, measuring each step,
     after `warmup_s` at the first rate that is not measured (JIT, Python workers, caches).
     `stages`: how many consuming stages in a row commit offsets the lag sums over."""
@@ -237,6 +240,7 @@ def run_steps(settings: config.Settings, records: list[Input], rates: list[int],
     watcher.start()
     producer = _producer(settings)
     results: list[StepResult] = []
+    warmup_s = WARMUP_S if warmup_s is None else warmup_s
     cursor = int(rates[0] * warmup_s)
     try:
         _paced_send(producer, records[:cursor], rates[0], sent, progress, "warm-up")

@@ -66,7 +66,7 @@ def purchase_orders(w: World, budget: int) -> None:
         tc = w.at(T0 + rng.randint(HOUR, 6 * DAY))
         lines = [(loc, flavor)]
         if flavor != "ooo_update" and len(w.drafts) < budget:  # small scenarios: the flavors alone
-            others = [x for x in w.locations.values() if x.wh == loc.wh and x.sku != loc.sku and not x.quiet]
+            others = [x for x in w.pool(quiet=False, wh=loc.wh) if x.sku != loc.sku]
             for other in rng.sample(others, min(len(others), rng.choice((0, 0, 1, 2)))):
                 lines.append((other, rng.choices(list(EXTRA_LINES), list(EXTRA_LINES.values()))[0]))
         for no, (line_loc, line_flavor) in enumerate(lines, 1):

@@ -77,6 +77,7 @@ class World:
         self.locations: dict[tuple[str, str], Location] = {}
         self._times: set[int] = set()
         self._counters = {"po": 10000, "shp": 400000, "trf": 700, "sup": 0}
+        self._pools: dict[tuple, list[Location]] = {}  # see pool()
         self._first: set[str] = set()  # "first time" features still to guarantee
         self.skus: list[str] = []
 
@@ -173,10 +174,21 @@ class World:
         busy = next(loc for loc in locs if not loc.quiet)
         busy.opening = max(busy.opening, 1800)  # one location with stock enough for every count profile
 
+    def pool(self, quiet: bool | None = False, wh: str | None = None) -> list[Location]:
+        """The locations of a quietness (None: any) and warehouse (None: any), in catalog
+        order. Kept per filter: the catalog is fixed once built, and filtering every
+        location on every pick made big scenarios quadratic."""
+        key = (quiet, wh)
+        if key not in self._pools:
+            self._pools[key] = [loc for loc in self.locations.values()
+                                if (quiet is None or loc.quiet == quiet) and (wh is None or loc.wh == wh)]
+        return self._pools[key]
+
     def pick(self, quiet: bool | None = False, wh: str | None = None, not_sku: str | None = None) -> Location:
         """A random location, filtered by quietness (None: any), warehouse and SKU."""
-        locs = [loc for loc in self.locations.values()
-                if (quiet is None or loc.quiet == quiet) and (wh is None or loc.wh == wh) and loc.sku != not_sku]
+        locs = self.pool(quiet, wh)
+        if not_sku is not None:
+            locs = [loc for loc in locs if loc.sku != not_sku]
         return self.rng.choice(locs)
 
     def _policies(self) -> None:
