@@ -75,7 +75,8 @@ class World:
         self.style = Style(rng)
         self.drafts: list[Draft] = []
         self.locations: dict[tuple[str, str], Location] = {}
-        self._times: set[int] = set()
+        # taken event times -> a later time to try next (see at())
+        self._next_free: dict[int, int] = {}
         self._counters = {"po": 10000, "shp": 400000, "trf": 700, "sup": 0}
         self._pools: dict[tuple, list[Location]] = {}  # see pool()
         self._first: set[str] = set()  # "first time" features still to guarantee
@@ -94,12 +95,17 @@ class World:
 
     def at(self, t: int) -> int:
         """`t` rounded to the second and bumped until unused, so no two events share an
-        event time (the state "just before" an event is then unambiguous)."""
+        event time (the state "just before" an event is then unambiguous). The taken
+        times point past themselves, with the paths shortened as they are walked: probing
+        one second at a time made big scenarios quadratic once their seconds filled up."""
         t -= t % SECOND
-        while t in self._times:
-            t += SECOND
-        self._times.add(t)
-        return t
+        free = t
+        while free in self._next_free:
+            free = self._next_free[free]
+        while t != free:  # every time walked now points at the free one
+            self._next_free[t], t = free, self._next_free[t]
+        self._next_free[free] = free + SECOND
+        return free
 
     # --- events --------------------------------------------------------------------------
     def emit(self, topic: str, etype: str, t: int, fields: dict[str, Any], note: str,
