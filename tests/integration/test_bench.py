@@ -1,0 +1,35 @@
+"""`supplyflow bench suite` end to end, small: the SQL pass-through on the standalone
+cluster through the real harness (rate steps, committed lag, read_committed latency, CPU
+and memory from /proc, checkpointed state) and the report it writes. Only that the
+harness measures; the figures themselves belong to benchmarks/README.md, not to tests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import harness, suite
+from tests.helpers import cli
+
+pytestmark = pytest.mark.integration
+
+
+def test_bench_suite_measures_the_passthrough_step_by_step_and_writes_its_report(stack, tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "WARMUP_S", 5.0)
+    assert cli("stack", "up", "--flink-cluster").returncode == 0
+    results = suite.main(stack, ["passthrough"], rates=[100, 200], seconds=20, latency_rate=200, out_dir=tmp_path)
+
+    system = results["systems"]["passthrough"]
+    assert [s["rate"] for s in system["steps"]] == [100, 200]
+    for step in system["steps"]:
+        assert step["achieved_rate"] >= 95 * step["rate"] / 100  # the producer kept the pace
+        # every copied event reaches a read_committed consumer, within a few checkpoints
+        assert step["p50_ms"] is not None and 0 < step["p50_ms"] <= step["p99_ms"] < 60_000
+        assert step["cpu_s_per_million"] > 0 and step["peak_rss_mb"] > 100  # the cluster's JVMs
+    assert system["sustained_rate"] >= 100  # a copy keeps up with 100 events/s
+
+    assert json.loads((tmp_path / "suite.json").read_text())["systems"]["passthrough"]["steps"] == system["steps"]
+    report = (tmp_path / "suite.md").read_text()
+    assert "| passthrough | 100 | " in report and "| passthrough | 200 | " in report
+    assert (tmp_path / "suite.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
