@@ -308,3 +308,21 @@ def test_produce_without_a_broker_is_one_clear_error():
     settings = dataclasses.replace(config.Settings(), kafka_bootstrap=f"127.0.0.1:{port}")
     with pytest.raises(SupplyflowError, match=rf"cannot reach Kafka at 127\.0\.0\.1:{port}: run `supplyflow stack up`"):
         produce(settings, scenario("smoke").records[:3], progress=False, bootstrap_timeout_s=0.5)
+
+
+def test_event_times_are_the_first_free_second_at_or_after_the_wish():
+    """World.at skips taken seconds through pointers; it must give what probing second by
+    second gives (the scenarios' bytes depend on it)."""
+    import random
+
+    from testdata.world import SECOND, World
+
+    rng = random.Random(5)
+    world, taken = World(rng, 100), set()
+    for _ in range(3000):
+        wish = rng.randrange(0, 400) * SECOND + rng.randrange(SECOND)
+        expected = wish - wish % SECOND
+        while expected in taken:
+            expected += SECOND
+        taken.add(expected)
+        assert world.at(wish) == expected
