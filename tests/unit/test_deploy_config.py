@@ -1,5 +1,5 @@
 """The production Flink configuration and the Kubernetes manifests say what the local
-stack proves: exactly-once checkpoints, heap state, a restart strategy that cannot loop, and
+stack proves: exactly-once checkpoints, RocksDB, a restart strategy that cannot loop, and
 one deployment per job of the suite."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def test_production_and_local_configs_agree_on_the_guarantees():
     local = flinkconf._flatten(yaml.safe_load((config.ROOT / "flink-conf" / "config.yaml").read_text()))
     for conf in (prod, local):
         assert conf["execution.checkpointing.mode"] == "EXACTLY_ONCE"
-        assert conf["state.backend.type"] == "hashmap"  # what the failure suite tests
+        assert conf["state.backend.type"] == "rocksdb"
         assert conf["restart-strategy.type"] == "exponential-delay"  # rides out an outage
         assert int(conf["restart-strategy.exponential-delay.attempts-before-reset-backoff"]) <= 20  # not forever
         assert conf["table.exec.uid.generation"] == "ALWAYS"
