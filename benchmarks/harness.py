@@ -34,8 +34,6 @@ from supplyflow import config
 LAG_EVERY_S = 2.0
 HOLD_SLOPE = 0.05  # lag growth per second, as a fraction of the rate, still counted as held
 HOLD_BACKLOG_S = 15.0  # input seconds of lag still counted as held at the end of a step
-
-
 WARMUP_S = 30.0  # unmeasured seconds at the first rate before the steps
 
 

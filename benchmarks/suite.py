@@ -79,12 +79,14 @@ class FlinkSystem:
         procs.wait_until(lambda: len(self.running()) == len(self.jobs), 180, f"the {len(self.jobs)} jobs",
                          f"see `supplyflow metrics` and the logs in {self.cluster.home / 'log'}")
 
-    def running(self, states: tuple[str, ...] = ("RUNNING",)) -> list[str]:
-        """The ids of this system's jobs in one of `states`."""
+    def running(self, or_starting: bool = False) -> list[str]:
+        """The ids of this system's RUNNING jobs; `or_starting`: of all not yet ended."""
         from supplyflow import runner
+        from supplyflow.stack.flink_cluster import ENDED_STATES
 
         names = {runner.job_name(j, self.settings) for j in self.jobs}
-        return [job["jid"] for name, job in self.cluster.jobs().items() if name in names and job["state"] in states]
+        return [job["jid"] for name, job in self.cluster.jobs().items() if name in names
+                and (job["state"] not in ENDED_STATES if or_starting else job["state"] == "RUNNING")]
 
     def state_bytes(self) -> int:
         """The sum of the jobs' last completed checkpoint sizes."""
@@ -98,7 +100,7 @@ class FlinkSystem:
         from supplyflow.stack.flink_cluster import REST_PORT, rest
 
         # not only the running ones: a job that failed to start is RESTARTING, and stays
-        for jid in self.running(("RUNNING", "RESTARTING", "CREATED", "INITIALIZING", "FAILING")):
+        for jid in self.running(or_starting=True):
             rest(f"localhost:{REST_PORT}", f"/jobs/{jid}?mode=cancel", method="PATCH")
 
 
@@ -215,11 +217,11 @@ def _fresh_cluster(settings: config.Settings) -> None:
     """Restart the standalone cluster, which must have no job running: every run starts
     from fresh JVMs, and runs the code on disk — thread mode imports jobs/ and udfs/ once
     per TaskManager, so a TaskManager that ran older code keeps it."""
-    from supplyflow.stack.flink_cluster import FlinkCluster
+    from supplyflow.stack.flink_cluster import ENDED_STATES, FlinkCluster
 
     cluster = FlinkCluster(settings)
     jobs = cluster.jobs() if cluster.overview() else {}
-    busy = [name for name, job in jobs.items() if job["state"] not in ("CANCELED", "FINISHED", "FAILED")]
+    busy = [name for name, job in jobs.items() if job["state"] not in ENDED_STATES]
     if busy:
         raise SupplyflowError(f"the Flink cluster is running {', '.join(busy)}: a benchmark needs it to itself; "
                               f"cancel them (Flink's web UI, or `supplyflow savepoint JOB`) and retry")

@@ -17,6 +17,7 @@ from supplyflow.errors import SupplyflowError
 from supplyflow.runner import python_path
 
 REST_PORT = 8081
+ENDED_STATES = ("CANCELED", "FINISHED", "FAILED")  # a Flink job in these is gone for good
 
 
 def rest(address: str, path: str, body: dict | None = None, method: str | None = None) -> dict:
