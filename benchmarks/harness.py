@@ -55,6 +55,7 @@ class StepResult:
     produced: int
     lag: list[tuple[float, int]] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
+    by_output: dict[str, list[float]] = field(default_factory=dict)  # the same latencies per output topic
     cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
     stages: int = 1  # consuming stages in a row whose lags are summed (each lags up to a commit's worth)
@@ -88,10 +89,7 @@ class StepResult:
                 and self.achieved_rate >= 0.95 * self.rate)
 
     def percentile(self, q: float) -> float | None:
-        if not self.latencies_ms:
-            return None
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+        return percentile(self.latencies_ms, q)
 
     def summary(self) -> dict:
         return {
@@ -103,7 +101,17 @@ class StepResult:
             "cpu_s": round(self.cpu_s, 1),
             "cpu_s_per_million": round(self.cpu_s / self.produced * 1e6) if self.produced else None,
             "peak_rss_mb": round(self.peak_rss_mb),
+            "by_output": {topic: {"outputs_timed": len(ms), "p50_ms": round(percentile(ms, 50)),
+                                  "p99_ms": round(percentile(ms, 99))}
+                          for topic, ms in sorted(self.by_output.items()) if ms},
         }
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
 def inputs(settings: config.Settings, records) -> list[Input]:
@@ -192,7 +200,7 @@ class OutputWatcher(threading.Thread):
     def __init__(self, settings: config.Settings, topics: list[str], sent: dict[str, float], trigger_field: str):
         super().__init__(daemon=True)
         self.settings, self.topics, self.sent, self.trigger_field = settings, topics, sent, trigger_field
-        self.timed: list[tuple[float, float]] = []  # (trigger send time, latency ms)
+        self.timed: list[tuple[float, float, str]] = []  # (trigger send time, latency ms, output topic)
         self.seen = 0
         self.stopping = threading.Event()
 
@@ -213,7 +221,7 @@ class OutputWatcher(threading.Thread):
                         self.seen += 1
                         sent = self.sent.get(field_of(record.value, self.trigger_field))
                         if sent is not None:
-                            self.timed.append((sent, (now - sent) * 1000))
+                            self.timed.append((sent, (now - sent) * 1000, record.topic))
         finally:
             consumer.close()
 
@@ -273,7 +281,10 @@ def run_steps(settings: config.Settings, records: list[Input], rates: list[int],
         lag.join(10)
         watcher.join(10)
     for step in results:  # by the trigger's send time: late outputs count against their step
-        step.latencies_ms = [ms for t, ms in watcher.timed if step.started <= t <= step.ended]
+        timed = [(ms, topic) for t, ms, topic in watcher.timed if step.started <= t <= step.ended]
+        step.latencies_ms = [ms for ms, _ in timed]
+        for ms, topic in timed:
+            step.by_output.setdefault(topic.removeprefix(f"{settings.namespace}."), []).append(ms)
     return results
 
 

@@ -88,13 +88,18 @@ class FlinkSystem:
         return [job["jid"] for name, job in self.cluster.jobs().items() if name in names
                 and (job["state"] not in ENDED_STATES if or_starting else job["state"] == "RUNNING")]
 
-    def state_bytes(self) -> int:
-        """The sum of the jobs' last completed checkpoint sizes."""
-        total = 0
-        for jid in self.running():
-            latest = (self.cluster.rest(f"/jobs/{jid}/checkpoints").get("latest") or {}).get("completed")
-            total += (latest or {}).get("state_size", 0)
-        return total
+    def state(self) -> dict[str, int]:
+        """Each job's state: the size of its last completed checkpoint (the full state, also
+        when checkpoints are incremental)."""
+        from supplyflow import runner
+
+        jobs = {runner.job_name(j, self.settings): j for j in self.jobs}
+        sizes = {}
+        for name, job in self.cluster.jobs().items():
+            if name in jobs and job["state"] == "RUNNING":
+                latest = (self.cluster.rest(f"/jobs/{job['jid']}/checkpoints").get("latest") or {}).get("completed")
+                sizes[jobs[name]] = (latest or {}).get("state_size", 0)
+        return sizes
 
     def stop(self) -> None:
         from supplyflow.stack.flink_cluster import REST_PORT, rest
@@ -136,8 +141,10 @@ class PeerSystem:
 
         wait_until_consuming(self.settings, self.group)  # else the first seconds arrive as a backlog
 
-    def state_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.state_dir.rglob("*") if p.is_file()) if self.state_dir.exists() else 0
+    def state(self) -> dict[str, int]:
+        """The size of the peer's state directory (its RocksDB stores and changelogs' offsets)."""
+        files = [p for p in self.state_dir.rglob("*") if p.is_file()] if self.state_dir.exists() else []
+        return {"peer": sum(p.stat().st_size for p in files)}
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -175,13 +182,14 @@ def measure(name: str, settings: config.Settings, records, rates: list[int], sec
         steps = harness.run_steps(ns, harness.inputs(ns, records), rates, seconds, system.groups(),
                                   system.outputs, system.trigger_field, harness.ProcessCost(system.pids),
                                   progress=lambda line: print(f"  {line}", flush=True), stages=system.stages)
-        state = system.state_bytes()
+        state = system.state()
     finally:
         system.stop()
         stack.drop_namespace_database(settings, ns)
     held = [s for s in steps if s.held]
     return {"system": name, "namespace": ns.namespace, "steps": [s.summary() for s in steps],
-            "sustained_rate": max((s.rate for s in held), default=0), "state_bytes": state}
+            "sustained_rate": max((s.rate for s in held), default=0),
+            "state_bytes": sum(state.values()), "state_by_job": state}
 
 
 def main(settings: config.Settings, systems: list[str], rates: list[int], seconds: float,
@@ -273,6 +281,18 @@ def report(results: dict) -> str:
         at = _at(system, rate)
         p99 = f"{_fmt(at['p99_ms'])} ms" + ("" if at["held"] else " (rate not held)") if at else "rate not reached"
         lines.append(f"| {name} | {_sustained(system)} | {p99} | {system['state_bytes'] / 1e6:.1f} MB |")
+    for name, system in results["systems"].items():
+        if len(system.get("state_by_job", {})) > 1:
+            lines.append(f"\n{name} state by job: " + ", ".join(f"{job} {size / 1e6:.1f} MB"
+                                                            for job, size in system["state_by_job"].items()))
+    lines += ["", "Latency per output topic, at each system's highest held rate (or its first rate):", "",
+              "| system | input/s | output topic | outputs timed | p50 ms | p99 ms |", "|---|---|---|---|---|---|"]
+    for name, system in results["systems"].items():
+        held = [s for s in system["steps"] if s["held"]]
+        step = held[-1] if held else (system["steps"] or [None])[0]
+        for topic, figures in (step or {}).get("by_output", {}).items():
+            lines.append(f"| {name} | {step['rate']:,} | {topic} | {figures['outputs_timed']:,} "
+                         f"| {_fmt(figures['p50_ms'])} | {_fmt(figures['p99_ms'])} |")
     systems = results["systems"]
     if "suite" in systems:
         suite = systems["suite"]

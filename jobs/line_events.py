@@ -27,6 +27,8 @@ import json
 import os
 import time
 
+import orjson
+
 from connectors import ddl
 from connectors.schema_ddl import valid_columns
 from supplyflow import config
@@ -61,6 +63,27 @@ WHERE r.event_type = 'RECEIPT'
 """
 
 
+def _dumps(value) -> str:
+    """JSON of a rule's state, buffered events or output document. orjson: the state is
+    encoded and decoded at least once per event, and with the standard library that was
+    about 40 % of the rules' own time (benchmarks/README.md). Whatever orjson refuses
+    goes through the standard library, so input never fails the job: integers beyond 64
+    bits, which the state cannot hold anyway (every number in it comes from a BIGINT
+    column or sums of quantities the contract caps at 10^15; orjson would read one back
+    as a float)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
+
+
+def _loads(text: str):
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def final_watermark(t_env) -> int | None:
     """The greatest event time of the bounded input minus the out-of-orderness bound."""
     latest = None
@@ -87,15 +110,16 @@ def _process_function(rules, final_wm: int | None, fault_marker: str | None, typ
 
         def process_element(self, row, ctx):
             event = row.as_dict()
-            pending = json.loads(self.buffer.get(event["event_time"]) or "[]")
+            pending = _loads(self.buffer.get(event["event_time"]) or "[]")
             pending.append(event)
-            self.buffer.put(event["event_time"], json.dumps(pending))
+            self.buffer.put(event["event_time"], _dumps(pending))
             ctx.timer_service().register_event_time_timer(event["event_time"])
 
         def on_timer(self, timestamp, ctx):
             timers = ctx.timer_service()
-            state = json.loads(self.state.value()) if self.state.value() else None
-            pending = json.loads(self.buffer.get(timestamp) or "[]")
+            stored = self.state.value()
+            state = _loads(stored) if stored else None
+            pending = _loads(self.buffer.get(timestamp) or "[]")
             if pending:
                 self.buffer.remove(timestamp)
             end_of_input = timers.current_watermark() >= MAX_WATERMARK
@@ -124,7 +148,7 @@ def _process_function(rules, final_wm: int | None, fault_marker: str | None, typ
                 for doc in rows:
                     doc = {**doc, "updated_at": now_ms}
                     if tag is None:
-                        yield Row(kind, json.dumps(doc))
+                        yield Row(kind, _dumps(doc))
                     else:
                         yield tag, Row(*[convert(doc.get(field)) for field, convert in fields])
             # one TTL timer per expiry time (a timer behind the watermark fires in order
@@ -132,7 +156,7 @@ def _process_function(rules, final_wm: int | None, fault_marker: str | None, typ
             if expiry is not None and state.get("expiry_timer") != expiry:
                 state["expiry_timer"] = expiry
                 timers.register_event_time_timer(expiry)
-            self.state.update(json.dumps(state))
+            self.state.update(_dumps(state))
 
     return PerLine()
 
@@ -153,10 +177,52 @@ def valid_table(topic: str) -> str:
     return "valid_" + topic.removeprefix("scm.").replace("-", "_")
 
 
-def in_event_time(t_env, table, key, rules, final_wm: int | None, name: str, uid: str,
+def key_of(*columns: str, sep: str) -> str:
+    """The SQL expression of a string key joining `columns` with `sep`, NULL as 'None': the
+    same strings the Python key selectors before it gave, so state in older savepoints is
+    found under the same keys."""
+    parts = [f"COALESCE(CAST({ddl.quote(c)} AS STRING), 'None')" for c in columns]
+    return "CONCAT(" + f", '{sep}', ".join(parts) + ")"
+
+
+# SQL type of a column -> (SQL type of the keyed row's field, its DataStream type)
+_KEYED_TYPES = {"VarCharType": ("STRING", "STRING"), "CharType": ("STRING", "STRING"),
+                "IntType": ("INT", "INT"), "BigIntType": ("BIGINT", "LONG")}
+
+
+def keyed(t_env, table, key: str):
+    """`table` as a KeyedStream on the SQL expression `key`, computed by Flink SQL.
+
+    PyFlink's `key_by` runs its key selector in Python, as an operator of its own in front
+    of the keyed one: one more JVM-to-Python crossing per record, about a quarter of the
+    suite's CPU (benchmarks/README.md). Here SQL puts (key, row) together, the legacy typed
+    conversion gives the DataStream the RowTypeInfo Flink's Python keyed operators require,
+    and the stream is keyed on field 0 by the same Java selector `key_by` ends with."""
+    from pyflink.common import Types
+    from pyflink.datastream.data_stream import KeyedStream
+    from pyflink.java_gateway import get_gateway
+    from pyflink.table.expressions import call_sql
+
+    schema = table.get_schema()
+    names = schema.get_field_names()
+    sql_types, infos = [], []
+    for name, data_type in zip(names, schema.get_field_data_types(), strict=True):
+        sql_type, info = _KEYED_TYPES[type(data_type).__name__]
+        sql_types.append(f"{ddl.quote(name)} {sql_type}")
+        infos.append(getattr(Types, info)())
+    row = f"CAST(ROW({', '.join(map(ddl.quote, names))}) AS ROW<{', '.join(sql_types)}>)"
+    value_type = Types.ROW_NAMED(names, infos)
+    pairs = t_env.to_append_stream(table.select(call_sql(key).alias("k"), call_sql(row).alias("v")),
+                                   Types.ROW([Types.STRING(), value_type]))
+    j_keyed = pairs._j_data_stream.keyBy(get_gateway().jvm.KeyByKeySelector(),
+                                         Types.ROW([Types.STRING()]).get_java_type_info())
+    return KeyedStream(j_keyed, value_type, pairs)
+
+
+def in_event_time(t_env, table, key: str, rules, final_wm: int | None, name: str, uid: str,
                   outputs: dict[str, list[str]] | None = None):
-    """Rows of `table`, keyed by `key` (a function of a row), handed to `rules` in
-    event-time order. Returns the DataStream of (kind, JSON doc) the rules emit, and for
+    """Rows of `table`, keyed by the SQL expression `key` (see `keyed`), handed to `rules`
+    in event-time order. Returns the DataStream of (kind, JSON doc) the rules emit, and for
     each kind of `outputs` (kind -> columns) a DataStream of typed rows instead: the
     typing happens in Python once, not in SQL with a JSON_VALUE per column."""
     from pyflink.common import Types
@@ -164,8 +230,7 @@ def in_event_time(t_env, table, key, rules, final_wm: int | None, name: str, uid
 
     typed = {kind: (OutputTag(f"{uid}/{kind}", _row_type(columns)), _converters(columns))
              for kind, columns in (outputs or {}).items()}
-    stream = (t_env.to_data_stream(table)
-              .key_by(key, key_type=Types.STRING())
+    stream = (keyed(t_env, table, key)
               .process(_process_function(rules, final_wm, os.environ.get("SUPPLYFLOW_INJECT_FAILURE"), typed),
                        output_type=Types.ROW_NAMED(["kind", "doc"], [Types.STRING(), Types.STRING()]))
               .name(name).uid(uid))
@@ -222,7 +287,7 @@ def per_line_stream(t_env, job: str, bounded: bool, rules, name: str = "per-line
                     outputs: dict[str, list[str]] | None = None):
     """The PO, shipment and receipt events per PO line through `rules` (see in_event_time)."""
     final_wm = final_watermark(t_env) if bounded else None
-    return in_event_time(t_env, t_env.sql_query(EVENTS), lambda r: f"{r.po_id}#{r.po_line}", rules, final_wm,
+    return in_event_time(t_env, t_env.sql_query(EVENTS), key_of("po_id", "po_line", sep="#"), rules, final_wm,
                          f"{job}-{name}", f"{job}/{name}", outputs)
 
 

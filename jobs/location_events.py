@@ -162,6 +162,7 @@ def declare(t_env, settings: config.Settings, job: str, bounded: bool, rules: Lo
     view = job.replace("-", "_") + "_on_order"
     t_env.create_temporary_view(view, t_env.from_data_stream(on_order, _with_source_watermark()))
     events = MOVEMENTS + (" UNION ALL " + POLICIES if policies else "") + " UNION ALL " + ON_ORDER.format(view=view)
-    out, typed = line_events.in_event_time(t_env, t_env.sql_query(events), lambda r: f"{r.sku}|{r.warehouse_id}",
+    out, typed = line_events.in_event_time(t_env, t_env.sql_query(events),
+                                           line_events.key_of("sku", "warehouse_id", sep="|"),
                                            rules, None, f"{job}-per-location", f"{job}/per-location", outputs)
     line_events.register_outputs(t_env, job, out, typed, outputs)

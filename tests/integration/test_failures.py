@@ -167,8 +167,8 @@ class Run:
     def jobs(self) -> dict[str, dict]:
         return {name: job for name, job in self.cluster.jobs().items() if name in self.names}
 
-    def wait(self, condition, what: str, timeout_s: float = 300) -> None:
-        wait_for(condition, what, timeout_s, describe=self.states)
+    def wait(self, condition, what: str, timeout_s: float = 300, describe=None) -> None:
+        wait_for(condition, what, timeout_s, describe=describe or self.states)
 
     def states(self) -> dict[str, str]:
         try:
@@ -252,6 +252,18 @@ def _without_last(snapshot: dict) -> dict:
             else [r for r in rows if keep(r)] for name, rows in snapshot.items()}
 
 
+def _differences(got: dict, want: dict, shown: int = 3) -> dict:
+    """What keeps two snapshots apart, per table: rows missing and rows extra (a few)."""
+    diff = {}
+    for name in want.keys() | got.keys():
+        have, need = Counter(got.get(name, [])), Counter(want.get(name, []))
+        missing, extra = list((need - have).elements()), list((have - need).elements())
+        if missing or extra:
+            diff[name] = {"missing": len(missing), "extra": len(extra), "e.g. missing": missing[:shown],
+                          "e.g. extra": extra[:shown]}
+    return diff
+
+
 def _log_offsets(dirs) -> dict:
     return {p: p.stat().st_size for d in dirs for p in d.glob("*.log*") if p.is_file()}
 
@@ -328,7 +340,8 @@ def test_the_suite_survives_failures_with_nothing_lost_or_duplicated(namespaces,
         run.figures.append("stop-with-savepoint at parallelism 1, resumed at 2")
         produce(live, waves[-1] + ticks, progress=False)
         run.wait(lambda: _without_last(output_snapshot(live)) == want_tables,
-                 "the tables to equal the failure-free run", 600)
+                 "the tables to equal the failure-free run", 600,
+                 describe=lambda: {**run.states(), **_differences(_without_last(output_snapshot(live)), want_tables)})
         run.savepoint_all()  # drains: every transaction commits
     finally:
         run.cluster.stop()

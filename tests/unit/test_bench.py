@@ -68,3 +68,17 @@ def test_report_names_the_ratios_and_unreached_rates():
     assert "| suite | 1,000 | rate not reached |" in suite.report(results)
     results["systems"]["passthrough"] = system([(1000, True), (2000, True), (4000, False)], 300.0)
     assert "suite / pass-through, sustained throughput: 0.50" in suite.report(results)
+
+
+def test_latency_per_output_topic_at_the_highest_held_rate_and_state_per_job():
+    low, high = (_step(rate, [(t, 0) for t in range(0, 100, 2)]) for rate in (1000, 2000))
+    low.by_output = {"scm.alerts.eta": [5.0]}
+    high.by_output = {"scm.alerts.eta": [float(i) for i in range(1, 101)], "scm.alerts.reorder": [7000.0]}
+    results = {"seconds_per_step": 100, "parallelism": 1, "cpus": 2, "latency_rate": 2000, "date": "d",
+               "systems": {"suite": {"steps": [low.summary(), high.summary()], "sustained_rate": 2000,
+                                     "state_bytes": 3_500_000, "state_by_job": {"edge": 500_000, "inventory": 3e6}}}}
+    text = suite.report(results)
+    assert "| suite | 2,000 | scm.alerts.eta | 100 | 51 | 100 |" in text
+    assert "| suite | 2,000 | scm.alerts.reorder | 1 | 7,000 | 7,000 |" in text
+    assert "| suite | 1,000 | scm.alerts.eta |" not in text
+    assert "suite state by job: edge 0.5 MB, inventory 3.0 MB" in text
