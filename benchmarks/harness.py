@@ -58,6 +58,7 @@ class StepResult:
     by_output: dict[str, list[float]] = field(default_factory=dict)  # the same latencies per output topic
     cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
+    harness_cpu_s: float = 0.0  # this process's own CPU (producer, lag and output readers): not the system's
     stages: int = 1  # consuming stages in a row whose lags are summed (each lags up to a commit's worth)
 
     @property
@@ -101,6 +102,7 @@ class StepResult:
             "cpu_s": round(self.cpu_s, 1),
             "cpu_s_per_million": round(self.cpu_s / self.produced * 1e6) if self.produced else None,
             "peak_rss_mb": round(self.peak_rss_mb),
+            "harness_cores": round(self.harness_cpu_s / self.seconds, 2) if self.seconds else None,
             "by_output": {topic: {"outputs_timed": len(ms), "p50_ms": round(percentile(ms, 50)),
                                   "p99_ms": round(percentile(ms, 99))}
                           for topic, ms in sorted(self.by_output.items()) if ms},
@@ -130,11 +132,27 @@ def field_of(value: bytes | None, name: str) -> str | None:
 
 
 class ProcessCost:
-    """CPU seconds and resident memory of a set of processes, from /proc."""
+    """CPU seconds and resident memory of a set of processes and their descendants (the
+    Python workers a TaskManager starts in process mode), from /proc."""
 
     def __init__(self, pids: Callable[[], list[int]]):
-        self.pids = pids
+        self.roots = pids
         self.tick = os.sysconf("SC_CLK_TCK")
+
+    def pids(self) -> list[int]:
+        parents: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        found, todo = [], list(self.roots())
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(parents.get(pid, []))
+        return found
 
     def cpu_s(self) -> float:
         total = 0.0
@@ -226,6 +244,13 @@ class OutputWatcher(threading.Thread):
             consumer.close()
 
 
+def _own_cpu_s() -> float:
+    """CPU seconds of this process, all threads: what the harness itself takes from the
+    machine the system shares it with."""
+    times = os.times()
+    return times.user + times.system
+
+
 def _producer(settings: config.Settings):
     from kafka import KafkaProducer
 
@@ -257,12 +282,13 @@ def run_steps(settings: config.Settings, records: list[Input], rates: list[int],
                                  f"needs {need:,}: use a larger --size")
             step_records = records[cursor:cursor + need]
             cursor += need
-            cpu_before, started = cost.cpu_s(), time.time()
+            cpu_before, own_before, started = cost.cpu_s(), _own_cpu_s(), time.time()
             _paced_send(producer, step_records, rate, sent, progress, f"{rate:,}/s")
             producer.flush()
             ended = time.time()
             step = StepResult(rate=rate, started=started, ended=ended, produced=len(step_records),
-                              cpu_s=cost.cpu_s() - cpu_before, stages=stages)
+                              cpu_s=cost.cpu_s() - cpu_before, harness_cpu_s=_own_cpu_s() - own_before,
+                              stages=stages)
             step.lag = [(t, n) for t, n, _ in lag.samples if started <= t <= ended]
             step.peak_rss_mb = max((m for t, _, m in lag.samples if started <= t <= ended), default=cost.rss_mb())
             results.append(step)

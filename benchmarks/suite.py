@@ -157,7 +157,7 @@ def make_system(name: str, settings: config.Settings, parallelism: int):
     from supplyflow import runner
 
     if name == "suite":
-        return FlinkSystem(settings, list(runner.JOB_MODULES), list(ALERT_TOPICS), "trigger_event_id", parallelism)
+        return FlinkSystem(settings, list(runner.ALL), list(ALERT_TOPICS), "trigger_event_id", parallelism)
     if name == "passthrough":
         from benchmarks import passthrough
 
@@ -267,13 +267,13 @@ def report(results: dict) -> str:
              f"{results['cpus']} CPUs, exactly-once everywhere, Flink checkpoints every "
              f"{results.get('checkpoint_interval', '5 s')}", "",
              "| system | input/s | achieved/s | held | lag growth/s | final lag | p50 ms | p95 ms | p99 ms "
-             "| CPU s / M events | peak RSS MB |", "|" + "---|" * 11]
+             "| CPU s / M events | peak RSS MB | harness cores |", "|" + "---|" * 12]
     for name, system in results["systems"].items():
         for s in system["steps"]:
             lines.append(f"| {name} | {s['rate']:,} | {s['achieved_rate']:,} | {'yes' if s['held'] else 'no'} "
                          f"| {s['lag_slope_per_s']:,} | {s['final_lag']:,} | {_fmt(s['p50_ms'])} "
                          f"| {_fmt(s['p95_ms'])} | {_fmt(s['p99_ms'])} | {_fmt(s['cpu_s_per_million'])} "
-                         f"| {s['peak_rss_mb']:,} |")
+                         f"| {s['peak_rss_mb']:,} | {_fmt(s.get('harness_cores'))} |")
     lines += ["", "| system | sustained input/s | p99 at the latency rate | state after the run |",
               "|---|---|---|---|"]
     rate = results["latency_rate"]

@@ -98,18 +98,29 @@ class EtaRules:
 ALERT_TYPES = ("ETA_VARIANCE", "ETA_RECOVERED", "LATE_DELIVERY", "STALE_TRACKING")
 
 
-def build(t_env, settings: config.Settings, bounded: bool):
-    """Declare sources, the per-line ETA rules and the alert sinks; returns the StatementSet."""
+OUTPUTS = {"alerts": ALERT_COLUMNS}
+
+
+def rules(settings: config.Settings) -> EtaRules:
     try:
         medium, high, critical = (float(h) for h in settings.eta_thresholds_hours.split(","))
         thresholds = alerts.eta_thresholds(medium, high, critical)
     except ValueError:
         raise SupplyflowError(f"SUPPLYFLOW_ETA_THRESHOLDS_HOURS={settings.eta_thresholds_hours!r}: give three rising "
                               f"numbers of hours for MEDIUM,HIGH,CRITICAL, e.g. 2,24,72") from None
-    rules = EtaRules(settings.matching_ttl_days * 86_400_000, thresholds, int(settings.stale_after_hours * 3_600_000))
-    line_events.declare(t_env, settings, NAME, bounded, rules, {"alerts": ALERT_COLUMNS})
-    statements = t_env.create_statement_set()
+    return EtaRules(settings.matching_ttl_days * 86_400_000, thresholds, int(settings.stale_after_hours * 3_600_000))
+
+
+def add_outputs(t_env, settings: config.Settings, statements, deployment: str | None = None) -> None:
+    """The sinks of the job's alerts (the views its rules' stage registered)."""
     line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
                           pg_table="alerts", primary_key=["alert_id"], topic=config.ALERTS_ETA, topic_key="entity_id",
-                          alert_types=ALERT_TYPES)
+                          alert_types=ALERT_TYPES, deployment=deployment)
+
+
+def build(t_env, settings: config.Settings, bounded: bool):
+    """Declare sources, the per-line ETA rules and the alert sinks; returns the StatementSet."""
+    line_events.declare(t_env, settings, NAME, bounded, rules(settings), OUTPUTS)
+    statements = t_env.create_statement_set()
+    add_outputs(t_env, settings, statements)
     return statements

@@ -33,21 +33,33 @@ FLOW_COLUMNS = [
 ]
 
 
-def build(t_env, settings: config.Settings, bounded: bool):
-    """Declare sources, the per-location rules, the hourly flow and the sinks; returns the StatementSet."""
-    rules = location_events.LocationRules(positions=True, alert_types=("COUNT_VARIANCE",))
-    location_events.declare(t_env, settings, NAME, bounded, rules,
-                            {"positions": POSITION_COLUMNS, "alerts": ALERT_COLUMNS})
-    statements = t_env.create_statement_set()
+OUTPUTS = {"positions": POSITION_COLUMNS, "alerts": ALERT_COLUMNS}
+KINDS = ("MV", "OO")  # what its location stage reads: movements and on-order changes
+
+
+def rules(settings: config.Settings) -> location_events.LocationRules:
+    return location_events.LocationRules(positions=True, alert_types=("COUNT_VARIANCE",))
+
+
+def add_outputs(t_env, settings: config.Settings, statements, deployment: str | None = None) -> None:
+    """The sinks of the positions and alerts (the views its location stage registered)
+    and the hourly flow, plain SQL over the movements."""
     line_events.add_sinks(t_env, settings, NAME, statements, "positions", POSITION_COLUMNS,
                           pg_table="inventory_positions", primary_key=["sku", "warehouse_id"],
-                          topic=config.INVENTORY_POSITIONS_TOPIC, topic_key="sku;warehouse_id")
+                          topic=config.INVENTORY_POSITIONS_TOPIC, topic_key="sku;warehouse_id", deployment=deployment)
     line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
                           pg_table="alerts", primary_key=["alert_id"],
                           topic=config.ALERTS_INVENTORY, topic_key="entity_id",
-                          alert_types=rules.alert_types)
+                          alert_types=("COUNT_VARIANCE",), deployment=deployment)
     t_env.create_temporary_view("inventory_flow_hourly", t_env.sql_query(ddl.sql_file("inventory_flow_hourly.sql")))
     t_env.execute_sql(ddl.jdbc_upsert_sink("flow_table", "inventory_flow_hourly", FLOW_COLUMNS,
                                            ["sku", "warehouse_id", "hour_start"], settings))
     statements.add_insert_sql(ddl.insert_select("flow_table", FLOW_COLUMNS, "inventory_flow_hourly", jdbc=True))
+
+
+def build(t_env, settings: config.Settings, bounded: bool):
+    """Declare sources, the per-location rules, the hourly flow and the sinks; returns the StatementSet."""
+    location_events.declare(t_env, settings, NAME, bounded, rules(settings), OUTPUTS)
+    statements = t_env.create_statement_set()
+    add_outputs(t_env, settings, statements)
     return statements

@@ -23,6 +23,7 @@ records it), so Flink restarts from the last checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -41,9 +42,11 @@ FAULT_EVENT_ID = "inject-failure"
 KINDS = ("PL", "PO", "SH", "RC", "OO", "MV")
 
 # One stream of the three event kinds, in a common shape. Receipts find their line through
-# the shipment they reference: an append-only join with every event of that shipment (a
-# shipment covers one line, so all give the same line); the copies carry the receipt's
-# event_id and count once.
+# the shipment they reference: an append-only join with the distinct lines the shipment's
+# events name (one, as a shipment covers one line: each receipt enters the per-line stage
+# once, not once per event of its shipment, and the join keeps one row per shipment).
+# Which of a line's identical rows the dedup keeps does not matter; a receipt counts once
+# per event_id in the line book anyway.
 EVENTS = """
 SELECT 'PO' AS kind, event_id, event_type, event_time, po_id, po_line, version, supplier_id, warehouse_id, sku,
        ordered_qty AS qty, promised_delivery_time, CAST(NULL AS STRING) AS shipment_id,
@@ -58,7 +61,13 @@ SELECT 'RC', r.event_id, r.event_type, r.event_time, s.po_id, s.po_line, CAST(NU
        r.warehouse_id, r.sku, r.quantity, CAST(NULL AS BIGINT), r.reference_id, CAST(NULL AS STRING),
        CAST(NULL AS BIGINT)
 FROM valid_inventory_movements AS r
-JOIN valid_shipment_events AS s ON r.reference_id = s.shipment_id
+JOIN (
+  SELECT shipment_id, po_id, po_line FROM (
+    SELECT shipment_id, po_id, po_line,
+           ROW_NUMBER() OVER (PARTITION BY shipment_id, po_id, po_line ORDER BY seen) AS copy
+    FROM (SELECT shipment_id, po_id, po_line, PROCTIME() AS seen FROM valid_shipment_events)
+  ) WHERE copy = 1
+) AS s ON r.reference_id = s.shipment_id
 WHERE r.event_type = 'RECEIPT'
 """
 
@@ -93,15 +102,106 @@ def final_watermark(t_env) -> int | None:
     return None if latest is None else latest - OUT_OF_ORDERNESS_MS
 
 
-def _process_function(rules, final_wm: int | None, fault_marker: str | None, typed: dict | None = None):
-    """`typed`: kind -> (OutputTag, [(field, converter)]): those kinds go to their side
-    output as typed rows; every other kind to the main output as (kind, JSON doc)."""
+@dataclasses.dataclass(frozen=True)
+class RuleSet:
+    """One job's rules in a keyed stage. `job` names the outputs (the views
+    `<job>_out` and `<job>_out_<kind>`, see register_outputs); `outputs` maps the kinds
+    that leave as typed rows to their columns; `kinds` are the event kinds the rules read
+    (None: every kind of the stage's input)."""
+
+    job: str
+    rules: object
+    outputs: dict = dataclasses.field(default_factory=dict)
+    kinds: tuple[str, ...] | None = None
+
+
+def fire(rules, state: dict | None, pending: list[dict], timestamp: int, time_passed: bool,
+         now_ms: int) -> tuple[dict | None, list[int], list[tuple[str, dict]]]:
+    """One timer of one key at event time `timestamp`, for one job's `rules`: apply the
+    `pending` events of that instant (sorted), let time pass when it really did, emit.
+
+    Returns the new state (None: there is none, or it expired), the event-time timers to
+    register, and the (kind, row) outputs. Pure: no Flink, testable alone."""
+    timers: list[int] = []
+    for event in pending:
+        state = state or rules.new_state(event)
+        timers.extend(rules.apply(state, event))
+    if state is None:
+        return None, timers, []
+    expiry = rules.expiry(state)
+    if not pending and time_passed and expiry is not None and timestamp >= expiry:
+        return None, timers, []  # state TTL, in event time
+    if time_passed:
+        rules.on_time(state, timestamp)
+    trigger = pending[-1] if pending else {"event_time": timestamp, "event_id": f"timer:{timestamp}"}
+    out = [(kind, {**doc, "updated_at": now_ms}) for kind, rows in rules.emit(state, trigger, now_ms).items()
+           for doc in rows]
+    # one TTL timer per expiry time (a timer behind the watermark fires in order within
+    # the same watermark advance, before later events are applied)
+    if expiry is not None and state.get("expiry_timer") != expiry:
+        state["expiry_timer"] = expiry
+        timers.append(expiry)
+    return state, timers, out
+
+
+def fire_all(rule_sets: list[RuleSet], stored: dict | None, pending: list[dict], timestamp: int,
+             time_passed: bool, now_ms: int) -> tuple[dict | None, list[int], list[tuple[str, str, dict]]]:
+    """`fire` for every job of a stage; outputs are (job, kind, row).
+
+    One job keeps its state as `fire` leaves it. Several jobs share the key's state:
+    {"subs": {job: state}, "timers": {job: [timestamps]}}. A job takes part in a timer
+    only when it would have fired in a job of its own: events of its kinds are due now,
+    or the timer is one it registered (its own timeouts and TTL). So each job's outputs
+    are exactly those of the job alone, and its timeouts never make the others emit."""
+    if len(rule_sets) == 1:
+        state, timers, out = fire(rule_sets[0].rules, stored, pending, timestamp, time_passed, now_ms)
+        return state, timers, [(rule_sets[0].job, kind, doc) for kind, doc in out]
+    stored = stored or {"subs": {}, "timers": {}}
+    subs, owned = stored["subs"], stored["timers"]
+    timers, outputs = [], []
+    for rule_set in rule_sets:
+        mine = pending if rule_set.kinds is None else [e for e in pending if e["kind"] in rule_set.kinds]
+        own = owned.pop(rule_set.job, [])
+        if not mine and timestamp not in own:
+            if own:
+                owned[rule_set.job] = own
+            continue
+        own = [t for t in own if t != timestamp]
+        state, due, out = fire(rule_set.rules, subs.pop(rule_set.job, None), mine, timestamp, time_passed, now_ms)
+        if state is not None:
+            subs[rule_set.job] = state
+        own.extend(t for t in due if t not in own)
+        if own:
+            owned[rule_set.job] = sorted(own)
+        timers.extend(due)
+        outputs.extend((rule_set.job, kind, doc) for kind, doc in out)
+    return (stored if subs or owned else None), timers, outputs
+
+
+def _fail_once(pending: list[dict], fault_marker: str) -> None:
+    for event in pending:
+        if event["event_id"] == FAULT_EVENT_ID and not os.path.exists(fault_marker):
+            open(fault_marker, "w").close()
+            raise RuntimeError("injected failure (SUPPLYFLOW_INJECT_FAILURE)")
+
+
+def output_label(rule_sets: list[RuleSet], job: str, kind: str) -> str:
+    """The `kind` column of an untyped output row: the kind alone when the stage runs one
+    job (as it always did), `<job>:<kind>` when it runs several."""
+    return kind if len(rule_sets) == 1 else f"{job}:{kind}"
+
+
+def _process_function(rule_sets: list[RuleSet], final_wm: int | None, fault_marker: str | None,
+                      typed: dict | None = None):
+    """`typed`: (job, kind) -> (OutputTag, [(field, converter)]): those kinds go to their
+    side output as typed rows; every other kind to the main output as (label, JSON doc),
+    see output_label."""
     from pyflink.common import Row, Types
     from pyflink.datastream import KeyedProcessFunction
     from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
-    class PerLine(KeyedProcessFunction):
-        """Per PO line: buffer events until the watermark passes, apply in event-time order."""
+    class PerKey(KeyedProcessFunction):
+        """Per key: buffer events until the watermark passes, apply in event-time order."""
 
         def open(self, runtime_context):
             self.state = runtime_context.get_state(ValueStateDescriptor("line_state", Types.STRING()))
@@ -118,7 +218,6 @@ def _process_function(rules, final_wm: int | None, fault_marker: str | None, typ
         def on_timer(self, timestamp, ctx):
             timers = ctx.timer_service()
             stored = self.state.value()
-            state = _loads(stored) if stored else None
             pending = _loads(self.buffer.get(timestamp) or "[]")
             if pending:
                 self.buffer.remove(timestamp)
@@ -126,39 +225,24 @@ def _process_function(rules, final_wm: int | None, fault_marker: str | None, typ
             # did event time really pass `timestamp`, or did the bounded input just end?
             time_passed = not end_of_input or (final_wm is not None and timestamp <= final_wm)
             pending.sort(key=lambda e: (KINDS.index(e["kind"]), e.get("version") or 0, e["event_id"]))
-            for event in pending:
-                if fault_marker and event["event_id"] == FAULT_EVENT_ID and not os.path.exists(fault_marker):
-                    open(fault_marker, "w").close()
-                    raise RuntimeError("injected failure (SUPPLYFLOW_INJECT_FAILURE)")
-                state = state or rules.new_state(event)
-                for due in rules.apply(state, event):
-                    timers.register_event_time_timer(due)
-            if state is None:
-                return
-            expiry = rules.expiry(state)
-            if not pending and time_passed and expiry is not None and timestamp >= expiry:
-                self.state.clear()  # state TTL, in event time
-                return
-            if time_passed:
-                rules.on_time(state, timestamp)
-            trigger = pending[-1] if pending else {"event_time": timestamp, "event_id": f"timer:{timestamp}"}
-            now_ms = int(time.time() * 1000)
-            for kind, rows in rules.emit(state, trigger, now_ms).items():
-                tag, fields = (typed or {}).get(kind, (None, None))
-                for doc in rows:
-                    doc = {**doc, "updated_at": now_ms}
-                    if tag is None:
-                        yield Row(kind, _dumps(doc))
-                    else:
-                        yield tag, Row(*[convert(doc.get(field)) for field, convert in fields])
-            # one TTL timer per expiry time (a timer behind the watermark fires in order
-            # within the same watermark advance, before later events are applied)
-            if expiry is not None and state.get("expiry_timer") != expiry:
-                state["expiry_timer"] = expiry
-                timers.register_event_time_timer(expiry)
-            self.state.update(_dumps(state))
+            if fault_marker:
+                _fail_once(pending, fault_marker)
+            state, due, out = fire_all(rule_sets, _loads(stored) if stored else None, pending, timestamp,
+                                       time_passed, int(time.time() * 1000))
+            for t in due:
+                timers.register_event_time_timer(t)
+            for job, kind, doc in out:
+                tag, fields = (typed or {}).get((job, kind), (None, None))
+                if tag is None:
+                    yield Row(output_label(rule_sets, job, kind), _dumps(doc))
+                else:
+                    yield tag, Row(*[convert(doc.get(field)) for field, convert in fields])
+            if state is not None:
+                self.state.update(_dumps(state))
+            elif stored:
+                self.state.clear()
 
-    return PerLine()
+    return PerKey()
 
 
 def declare_sources(t_env, settings: config.Settings, job: str, bounded: bool, topics=None) -> None:
@@ -219,22 +303,28 @@ def keyed(t_env, table, key: str):
     return KeyedStream(j_keyed, value_type, pairs)
 
 
-def in_event_time(t_env, table, key: str, rules, final_wm: int | None, name: str, uid: str,
-                  outputs: dict[str, list[str]] | None = None):
-    """Rows of `table`, keyed by the SQL expression `key` (see `keyed`), handed to `rules`
-    in event-time order. Returns the DataStream of (kind, JSON doc) the rules emit, and for
-    each kind of `outputs` (kind -> columns) a DataStream of typed rows instead: the
-    typing happens in Python once, not in SQL with a JSON_VALUE per column."""
+def in_event_time(t_env, table, key: str, rule_sets: list[RuleSet], final_wm: int | None, uid: str,
+                  watermarks: bool = False) -> None:
+    """Rows of `table`, keyed by the SQL expression `key` (see `keyed`), handed to each
+    job's rules of `rule_sets` in event-time order by one keyed operator (uid `uid`).
+    Each job's outputs become temporary views (see register_outputs): typed rows for the
+    kinds of its `outputs` (typed in Python once, not in SQL with a JSON_VALUE per
+    column), (kind, JSON doc) for the others. `watermarks`: the (kind, doc) views carry
+    the operator's watermarks, for a keyed stage that reads them in event time."""
     from pyflink.common import Types
     from pyflink.datastream import OutputTag
 
-    typed = {kind: (OutputTag(f"{uid}/{kind}", _row_type(columns)), _converters(columns))
-             for kind, columns in (outputs or {}).items()}
+    def tag_name(rule_set, kind):
+        return f"{uid}/{kind}" if len(rule_sets) == 1 else f"{uid}/{rule_set.job}/{kind}"
+
+    typed = {(rs.job, kind): (OutputTag(tag_name(rs, kind), _row_type(columns)), _converters(columns))
+             for rs in rule_sets for kind, columns in rs.outputs.items()}
     stream = (keyed(t_env, table, key)
-              .process(_process_function(rules, final_wm, os.environ.get("SUPPLYFLOW_INJECT_FAILURE"), typed),
+              .process(_process_function(rule_sets, final_wm, os.environ.get("SUPPLYFLOW_INJECT_FAILURE"), typed),
                        output_type=Types.ROW_NAMED(["kind", "doc"], [Types.STRING(), Types.STRING()]))
-              .name(name).uid(uid))
-    return stream, {kind: stream.get_side_output(tag) for kind, (tag, _) in typed.items()}
+              .name(uid.replace("/", "-")).uid(uid))
+    register_outputs(t_env, rule_sets, stream, {k: stream.get_side_output(tag) for k, (tag, _) in typed.items()},
+                     uid.replace("/", "_").replace("-", "_"), watermarks)
 
 
 def _split(column: str) -> tuple[str, str]:
@@ -283,12 +373,13 @@ def typed_view(t_env, view: str, stream, columns: list[str]) -> None:
     t_env.create_temporary_view(view, t_env.sql_query(f"SELECT {', '.join(exprs)} FROM {view}_rows"))
 
 
-def per_line_stream(t_env, job: str, bounded: bool, rules, name: str = "per-line",
-                    outputs: dict[str, list[str]] | None = None):
-    """The PO, shipment and receipt events per PO line through `rules` (see in_event_time)."""
+def per_line_stream(t_env, job: str, bounded: bool, rule_sets: list[RuleSet], name: str = "per-line",
+                    watermarks: bool = False) -> None:
+    """The PO, shipment and receipt events per PO line through the rules of `rule_sets`
+    (see in_event_time), in the keyed operator `<job>/<name>`."""
     final_wm = final_watermark(t_env) if bounded else None
-    return in_event_time(t_env, t_env.sql_query(EVENTS), key_of("po_id", "po_line", sep="#"), rules, final_wm,
-                         f"{job}-{name}", f"{job}/{name}", outputs)
+    in_event_time(t_env, t_env.sql_query(EVENTS), key_of("po_id", "po_line", sep="#"), rule_sets, final_wm,
+                  f"{job}/{name}", watermarks)
 
 
 def declare(t_env, settings: config.Settings, job: str, bounded: bool, rules,
@@ -297,15 +388,38 @@ def declare(t_env, settings: config.Settings, job: str, bounded: bool, rules,
     temporary view `<job>_out_<kind>` (see `add_sinks`), the other kinds the view
     `<job>_out` with columns (kind, doc)."""
     declare_sources(t_env, settings, job, bounded)
-    stream, typed = per_line_stream(t_env, job, bounded, rules, outputs=outputs)
-    register_outputs(t_env, job, stream, typed, outputs)
+    per_line_stream(t_env, job, bounded, [RuleSet(job, rules, outputs)])
 
 
-def register_outputs(t_env, job: str, stream, typed: dict, outputs: dict[str, list[str]]) -> None:
-    """The views of a job's rule output: `<job>_out` (kind, doc) and `<job>_out_<kind>`."""
-    t_env.create_temporary_view(view_name(job), t_env.from_data_stream(stream))
-    for kind, side in typed.items():
-        typed_view(t_env, f"{view_name(job)}_{kind}", side, outputs[kind])
+def _source_watermark():
+    """The schema that makes a DataStream → Table conversion forward the stream's
+    watermarks. Without it the conversion emits none, and a keyed stage reading the view
+    in event time would only ever advance once that input went idle (after
+    `table.exec.source.idle-timeout` without a row: never, on a busy stream)."""
+    from pyflink.table import DataTypes, Schema
+
+    return (Schema.new_builder()
+            .column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3))
+            .watermark("rowtime", "SOURCE_WATERMARK()")
+            .build())
+
+
+def register_outputs(t_env, rule_sets: list[RuleSet], stream, sides: dict, stage: str, watermarks: bool) -> None:
+    """The views of a keyed stage's output, per job: `<job>_out` (kind, doc) and
+    `<job>_out_<kind>` for each typed kind (`sides`: (job, kind) -> its side output)."""
+    schema = [_source_watermark()] if watermarks else []
+    if len(rule_sets) == 1:
+        t_env.create_temporary_view(view_name(rule_sets[0].job), t_env.from_data_stream(stream, *schema))
+    else:
+        t_env.create_temporary_view(f"{stage}_out", t_env.from_data_stream(stream, *schema))
+        for rule_set in rule_sets:
+            label = output_label(rule_sets, rule_set.job, "")
+            t_env.create_temporary_view(view_name(rule_set.job), t_env.sql_query(
+                f"SELECT SUBSTRING(kind FROM {len(label) + 1}) AS kind, doc FROM {stage}_out "
+                f"WHERE kind LIKE '{label}%'"))
+    for rule_set in rule_sets:
+        for kind, columns in rule_set.outputs.items():
+            typed_view(t_env, f"{view_name(rule_set.job)}_{kind}", sides[(rule_set.job, kind)], columns)
 
 
 def view_name(job: str) -> str:
@@ -331,19 +445,23 @@ def add_counter(t_env, statements, sink: str, view: str, where: str) -> None:
 def add_sinks(t_env, settings: config.Settings, job: str, statements, kind: str, columns: list[str],
               pg_table: str | None = None, primary_key: list[str] | None = None,
               topic: str | None = None, topic_key: str | None = None,
-              alert_types: tuple[str, ...] = ()) -> None:
+              alert_types: tuple[str, ...] = (), deployment: str | None = None) -> None:
     """Write one output kind (declared with its columns when the job's rules were, see
     `declare`) to a PostgreSQL upsert table and/or an exactly-once topic; for alerts,
-    count each of `alert_types` (see `alert_counter_sink`)."""
+    count each of `alert_types` (see `alert_counter_sink`). `deployment`: the Flink job
+    that runs `job` together with others (jobs/core.py); its sink names and
+    transactional ids then name both, so they are unique in the job and on the broker."""
     rows = f"{view_name(job)}_{kind}"
+    name = kind if deployment is None else rows
     for alert_type in alert_types:
         add_counter(t_env, statements, alert_counter_sink(alert_type), rows, f"alert_type = '{alert_type}'")
     if pg_table:
-        sink = f"{kind}_table"
+        sink = f"{name}_table"
         t_env.execute_sql(ddl.jdbc_upsert_sink(sink, pg_table, columns, primary_key or [], settings))
         statements.add_insert_sql(ddl.insert_select(sink, columns, rows, jdbc=True))
     if topic:
-        sink = f"{kind}_topic"
+        sink = f"{name}_topic"
         t_env.execute_sql(ddl.kafka_json_sink(sink, settings.topic(topic), columns, topic_key or "", settings,
-                                              transactional_id_prefix=settings.transactional_id_prefix(job, sink)))
+                                              transactional_id_prefix=settings.transactional_id_prefix(
+                                                  deployment or job, sink)))
         statements.add_insert_sql(ddl.insert_select(sink, columns, rows))

@@ -138,17 +138,22 @@ class LocationRules:
         return None  # a location's stock is never forgotten
 
 
-def _with_source_watermark():
-    """The schema that makes a DataStream → Table conversion forward the stream's
-    watermarks. Without it the conversion emits none, and stage 2 — whose input includes
-    stage 1's on-order changes — would only ever advance once that input went idle (after
-    `table.exec.source.idle-timeout` without an on-order change: never, on a busy stream)."""
-    from pyflink.table import DataTypes, Schema
+ON_ORDER_JOB = "on-order"  # the rules of stage 1, by the name of their outputs' views
 
-    return (Schema.new_builder()
-            .column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3))
-            .watermark("rowtime", "SOURCE_WATERMARK()")
-            .build())
+
+def on_order_rules(settings: config.Settings) -> line_events.RuleSet:
+    """Stage 1, as run per PO line (see line_events.per_line_stream)."""
+    return line_events.RuleSet(ON_ORDER_JOB, OnOrderRules(settings.matching_ttl_days * 86_400_000))
+
+
+def location_stage(t_env, job: str, rule_sets: list[line_events.RuleSet], policies: bool) -> None:
+    """Stage 2 in the keyed operator `<job>/per-location`: movements, stage 1's on-order
+    changes (the view of ON_ORDER_JOB, with its watermarks) and, with `policies`, the
+    reorder policies, per SKU location through the rules of `rule_sets`."""
+    on_order = line_events.view_name(ON_ORDER_JOB)
+    events = MOVEMENTS + (" UNION ALL " + POLICIES if policies else "") + " UNION ALL " + ON_ORDER.format(view=on_order)
+    line_events.in_event_time(t_env, t_env.sql_query(events), line_events.key_of("sku", "warehouse_id", sep="|"),
+                              rule_sets, None, f"{job}/per-location")
 
 
 def declare(t_env, settings: config.Settings, job: str, bounded: bool, rules: LocationRules,
@@ -157,12 +162,5 @@ def declare(t_env, settings: config.Settings, job: str, bounded: bool, rules: Lo
     temporary views as in line_events.declare."""
     topics = [config.PURCHASE_ORDERS, config.SHIPMENT_EVENTS, config.INVENTORY_MOVEMENTS]
     line_events.declare_sources(t_env, settings, job, bounded, topics + ([config.REORDER_POLICIES] if policies else []))
-    on_order, _ = line_events.per_line_stream(t_env, job, bounded,
-                                              OnOrderRules(settings.matching_ttl_days * 86_400_000), name="on-order")
-    view = job.replace("-", "_") + "_on_order"
-    t_env.create_temporary_view(view, t_env.from_data_stream(on_order, _with_source_watermark()))
-    events = MOVEMENTS + (" UNION ALL " + POLICIES if policies else "") + " UNION ALL " + ON_ORDER.format(view=view)
-    out, typed = line_events.in_event_time(t_env, t_env.sql_query(events),
-                                           line_events.key_of("sku", "warehouse_id", sep="|"),
-                                           rules, None, f"{job}-per-location", f"{job}/per-location", outputs)
-    line_events.register_outputs(t_env, job, out, typed, outputs)
+    line_events.per_line_stream(t_env, job, bounded, [on_order_rules(settings)], name="on-order", watermarks=True)
+    location_stage(t_env, job, [line_events.RuleSet(job, rules, outputs)], policies)

@@ -30,15 +30,27 @@ NAME = "reorder"
 NOT_EVALUATED_SINK = "reorder_not_evaluated_no_policy"
 
 
-def build(t_env, settings: config.Settings, bounded: bool):
-    """Declare sources, the per-location reorder rules and the alert sinks; returns the StatementSet."""
-    rules = location_events.LocationRules(positions=False, alert_types=("REORDER",))
-    location_events.declare(t_env, settings, NAME, bounded, rules, {"alerts": ALERT_COLUMNS}, policies=True)
-    statements = t_env.create_statement_set()
+OUTPUTS = {"alerts": ALERT_COLUMNS}
+KINDS = ("MV", "OO", "PL")  # what its location stage reads: movements, on-order changes, policies
+
+
+def rules(settings: config.Settings) -> location_events.LocationRules:
+    return location_events.LocationRules(positions=False, alert_types=("REORDER",))
+
+
+def add_outputs(t_env, settings: config.Settings, statements, deployment: str | None = None) -> None:
+    """The sinks of the alerts and the no-policy counter (the views its location stage registered)."""
     line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
                           pg_table="alerts", primary_key=["alert_id"],
                           topic=config.ALERTS_REORDER, topic_key="entity_id",
-                          alert_types=rules.alert_types)
+                          alert_types=("REORDER",), deployment=deployment)
     line_events.add_counter(t_env, statements, NOT_EVALUATED_SINK, line_events.view_name(NAME),
                             "kind = 'not_evaluated'")
+
+
+def build(t_env, settings: config.Settings, bounded: bool):
+    """Declare sources, the per-location reorder rules and the alert sinks; returns the StatementSet."""
+    location_events.declare(t_env, settings, NAME, bounded, rules(settings), OUTPUTS, policies=True)
+    statements = t_env.create_statement_set()
+    add_outputs(t_env, settings, statements)
     return statements

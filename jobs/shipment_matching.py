@@ -14,6 +14,11 @@ after its last event. The orphan timer does not fire at the end of a bounded inp
 
 from __future__ import annotations
 
+import hashlib
+import json
+
+import orjson
+
 from jobs import line_events
 from supplyflow import config
 from udfs import line_book
@@ -60,33 +65,64 @@ class MatchingRules:
         line_book.mark_orphans(book, timestamp, self.orphan_after_ms)
 
     def emit(self, book: dict, trigger: dict, now_ms: int) -> dict[str, list[dict]]:
+        """The line's row, its shipments' rows that changed since they were last emitted
+        (an upsert of an unchanged row would only move updated_at; about a third of them
+        at every event of a line with several shipments), and new alerts."""
         out = line_book.evaluate(book, trigger, now_ms)
         for kind in ("po_lines", "shipments"):
             for doc in out[kind]:
                 doc.update(po_id=book["po_id"], po_line=book["po_line"])
                 if kind == "shipments":
                     doc.update(current_eta=doc.pop("eta", None), last_event_time=doc.pop("last_time", None))
+        emitted = book.setdefault("emitted", {})  # shipment_id -> digest of its last row
+        changed = []
+        for doc in out["shipments"]:
+            digest = _digest(doc)
+            if emitted.get(doc["shipment_id"]) != digest:
+                emitted[doc["shipment_id"]] = digest
+                changed.append(doc)
+        out["shipments"] = changed
         return out
 
     def expiry(self, book: dict) -> int | None:
         return line_book.last_event_time(book) + self.ttl_ms if line_book.is_closed(book) else None
 
 
+def _digest(row: dict) -> str:
+    """A stable digest of a row (the same in every process and after a restore)."""
+    try:
+        text = orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: never fail on input
+        text = json.dumps(row, sort_keys=True).encode()
+    return hashlib.blake2b(text, digest_size=8).hexdigest()
+
+
 ALERT_TYPES = ("ORPHAN_SHIPMENT", "SKU_MISMATCH", "SHIPMENT_ON_CANCELLED_PO", "OVER_SHIPMENT")
+
+
+OUTPUTS = {"po_lines": PO_LINE_COLUMNS, "shipments": SHIPMENT_COLUMNS, "alerts": ALERT_COLUMNS}
+
+
+def rules(settings: config.Settings) -> MatchingRules:
+    return MatchingRules(settings.matching_ttl_days * 86_400_000, int(settings.orphan_after_hours * 3_600_000))
+
+
+def add_outputs(t_env, settings: config.Settings, statements, deployment: str | None = None) -> None:
+    """The sinks of the job's outputs (the views its rules' stage registered)."""
+    line_events.add_sinks(t_env, settings, NAME, statements, "po_lines", PO_LINE_COLUMNS,
+                          pg_table="po_lines", primary_key=["po_id", "po_line"], deployment=deployment)
+    line_events.add_sinks(t_env, settings, NAME, statements, "shipments", SHIPMENT_COLUMNS,
+                          pg_table="shipment_status", primary_key=["shipment_id"],
+                          topic=config.SHIPMENT_STATUS_TOPIC, topic_key="shipment_id", deployment=deployment)
+    line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
+                          pg_table="alerts", primary_key=["alert_id"],
+                          topic=config.ALERTS_MATCHING, topic_key="entity_id", alert_types=ALERT_TYPES,
+                          deployment=deployment)
 
 
 def build(t_env, settings: config.Settings, bounded: bool):
     """Declare sources, the per-line rules and the sinks; returns the StatementSet."""
-    rules = MatchingRules(settings.matching_ttl_days * 86_400_000, int(settings.orphan_after_hours * 3_600_000))
-    line_events.declare(t_env, settings, NAME, bounded, rules,
-                        {"po_lines": PO_LINE_COLUMNS, "shipments": SHIPMENT_COLUMNS, "alerts": ALERT_COLUMNS})
+    line_events.declare(t_env, settings, NAME, bounded, rules(settings), OUTPUTS)
     statements = t_env.create_statement_set()
-    line_events.add_sinks(t_env, settings, NAME, statements, "po_lines", PO_LINE_COLUMNS,
-                          pg_table="po_lines", primary_key=["po_id", "po_line"])
-    line_events.add_sinks(t_env, settings, NAME, statements, "shipments", SHIPMENT_COLUMNS,
-                          pg_table="shipment_status", primary_key=["shipment_id"],
-                          topic=config.SHIPMENT_STATUS_TOPIC, topic_key="shipment_id")
-    line_events.add_sinks(t_env, settings, NAME, statements, "alerts", ALERT_COLUMNS,
-                          pg_table="alerts", primary_key=["alert_id"],
-                          topic=config.ALERTS_MATCHING, topic_key="entity_id", alert_types=ALERT_TYPES)
+    add_outputs(t_env, settings, statements)
     return statements

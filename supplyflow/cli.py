@@ -45,10 +45,14 @@ def _cmd_produce(args: argparse.Namespace) -> int:
     return 0
 
 
+JOB_HELP = ("edge, shipment-matching, eta-exceptions, inventory, reorder, core (those four as one Flink job), "
+            "or all (edge, then core)")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from supplyflow import runner
 
-    names = list(runner.JOB_MODULES) if args.job == "all" else [args.job]
+    names = list(runner.ALL) if args.job == "all" else [args.job]
     runner.run(names, config.settings(), bounded=args.bounded, parallelism=args.parallelism)
     return 0
 
@@ -56,7 +60,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_submit(args: argparse.Namespace) -> int:
     from supplyflow import runner, submit
 
-    names = list(runner.JOB_MODULES) if args.job == "all" else [args.job]
+    names = list(runner.ALL) if args.job == "all" else [args.job]
     return submit.main(names, config.settings(), args.jobmanager, bounded=args.bounded, parallelism=args.parallelism,
                        savepoint=args.from_savepoint)
 
@@ -185,13 +189,13 @@ def parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=_cmd_produce)
 
     rn = sub.add_parser("run", help="run jobs on the embedded Flink MiniCluster")
-    rn.add_argument("job", help="job name, or `all`")
+    rn.add_argument("job", help=JOB_HELP)
     rn.add_argument("--bounded", action="store_true", help="read inputs up to their current end, then finish")
     rn.add_argument("--parallelism", type=_positive, default=1)
     rn.set_defaults(func=_cmd_run)
 
     sb = sub.add_parser("submit", help="submit jobs to a running Flink cluster (flink run)")
-    sb.add_argument("job", help="job name, or `all`")
+    sb.add_argument("job", help=JOB_HELP)
     sb.add_argument("--jobmanager", default="localhost:8081",
                     help="the cluster's REST address (default localhost:8081)")
     sb.add_argument("--bounded", action="store_true", help="read inputs up to their current end, wait for each job")

@@ -98,7 +98,7 @@ def main(settings: config.Settings, scenario: str = "demo", seed: int = 7) -> in
     else:
         print(f"== producing scenario {scenario!r} (seed {seed}): {len(data.records)} records")
         counts = produce(settings, data.records, progress=True)
-    names = list(runner.JOB_MODULES)
+    names = list(runner.ALL)
     print(f"== running {', '.join(names)} on the embedded Flink (bounded); HIGH and CRITICAL alerts as they "
           f"commit (all of them: `supplyflow alerts`)")
     stop, follower = _live_alerts(settings)

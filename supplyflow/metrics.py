@@ -102,7 +102,9 @@ def job_report(job_name: str, samples: list[tuple[str, dict[str, str], float]] |
         "accepted": {k[0]: v for k, v in counters.get("accepted", {}).items()},
         "rejected": {f"{k[0]} {k[1]}": v for k, v in counters.get("rejected", {}).items()},
         "late": {k[0]: v for k, v in counters.get("late", {}).items()},
-        "duplicates": sum(dedup_in.values()) - sum(dedup_out.values()) if dedup_in else None,
+        # the edge's dedup (the job with the validation counters); core's receipt join
+        # de-duplicates too, but what it drops are a shipment's repeated lines, not events
+        "duplicates": sum(dedup_in.values()) - sum(dedup_out.values()) if dedup_in and counters else None,
         "alerts": {k.upper(): v for k, v in by_name("numRecordsIn", ALERT_COUNTER_PREFIX).items()},
         "sources": {s: {"watermark_lag_ms": lag[s] if s in lag and lag[s] < _NO_WATERMARK_MS else None,
                         "pending_records": pending.get(s)} for s in sources},

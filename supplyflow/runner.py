@@ -23,7 +23,10 @@ JOB_MODULES = {
     "eta-exceptions": "jobs.eta_exceptions",
     "inventory": "jobs.inventory",
     "reorder": "jobs.reorder",
+    "core": "jobs.core",
 }
+# what `all` deploys: the edge, then the four stateful jobs as one (jobs/core.py)
+ALL = ("edge", "core")
 # jobs that are not part of the suite (`all`), submitted by `supplyflow bench`
 EXTRA_MODULES = {
     "passthrough": "benchmarks.passthrough",

@@ -77,6 +77,24 @@ def output_snapshot(settings) -> dict[str, list[tuple]]:
         return {name: conn.execute(q).fetchall() for name, q in queries.items()}
 
 
+def topic_snapshot(settings, status: bool = False) -> dict:
+    """Every committed record of the alert topics and the position topic (`status`: and
+    the shipment-status topic), wall-clock fields dropped, as a Counter per topic (one
+    for one: a duplicate counts twice)."""
+    import json
+    from collections import Counter
+
+    from supplyflow import config, kafka_io
+
+    out = {}
+    for topic in (config.ALERTS_ETA, config.ALERTS_MATCHING, config.ALERTS_INVENTORY, config.ALERTS_REORDER,
+                  config.INVENTORY_POSITIONS_TOPIC) + ((config.SHIPMENT_STATUS_TOPIC,) if status else ()):
+        docs = [json.loads(r.value) for r in kafka_io.read_all(settings, settings.topic(topic))]
+        out[topic] = Counter(json.dumps({k: v for k, v in d.items() if k not in ("detected_at", "updated_at")},
+                                        sort_keys=True) for d in docs)
+    return out
+
+
 def wait_for(condition, what: str, timeout_s: float = 240, describe=lambda: ""):
     """Poll `condition` until it returns something true (returned), or fail naming `what`
     (and `describe()`) after `timeout_s`. An OSError counts as "not yet" (a service that

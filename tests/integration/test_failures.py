@@ -36,14 +36,14 @@ from supplyflow.stack.flink_cluster import FlinkCluster
 from supplyflow.stack.kafka_broker import KafkaBroker
 from supplyflow.stack.postgres import Postgres
 from testdata import generator
-from tests.helpers import cli, ns_env, output_snapshot, wait_for
+from tests.helpers import cli, ns_env, output_snapshot, topic_snapshot, wait_for
 
 pytestmark = pytest.mark.faults
 
 SOAK = bool(os.environ.get("SUPPLYFLOW_SOAK"))
 SIZE = 30_000 if SOAK else 4_000
 TM_KILLS = 9 if SOAK else 3
-JOBS = list(runner.JOB_MODULES)  # the edge first
+JOBS = list(runner.ALL)  # what `submit all` deploys: the edge, then core
 OUTPUT_TOPICS = (config.ALERTS_ETA, config.ALERTS_MATCHING, config.ALERTS_INVENTORY, config.ALERTS_REORDER,
                  config.INVENTORY_POSITIONS_TOPIC, config.SHIPMENT_STATUS_TOPIC, config.DLQ_TOPIC,
                  *config.VALID_TOPICS.values())
@@ -279,17 +279,6 @@ def _new_log_lines(before: dict, dirs) -> list[str]:
     return lines
 
 
-def _topic_snapshot(settings) -> dict[str, Counter]:
-    """Every committed record of the output topics (wall-clock fields dropped)."""
-    out = {}
-    for topic in (config.ALERTS_ETA, config.ALERTS_MATCHING, config.ALERTS_INVENTORY, config.ALERTS_REORDER,
-                  config.INVENTORY_POSITIONS_TOPIC):
-        docs = [json.loads(r.value) for r in kafka_io.read_all(settings, settings.topic(topic))]
-        out[topic] = Counter(json.dumps({k: v for k, v in d.items() if k not in ("detected_at", "updated_at")},
-                                        sort_keys=True) for d in docs)
-    return out
-
-
 def _open_transactions(settings) -> dict[str, int]:
     """Output partitions whose last stable offset is behind their end: a transaction of
     ours left open."""
@@ -312,7 +301,7 @@ def test_the_suite_survives_failures_with_nothing_lost_or_duplicated(namespaces,
     reference = namespaces()
     produce(reference, records + ticks, progress=False)
     runner.run(JOBS, reference, bounded=True)
-    want_tables, want_topics = _without_last(output_snapshot(reference)), _without_last(_topic_snapshot(reference))
+    want_tables, want_topics = _without_last(output_snapshot(reference)), _without_last(topic_snapshot(reference))
     assert all(want_tables[t] for t in ("po_lines", "shipment_status", "inventory_positions", "alerts"))
 
     live = _dedicated_login(namespaces())
@@ -352,7 +341,7 @@ def test_the_suite_survives_failures_with_nothing_lost_or_duplicated(namespaces,
 
     # nothing lost, nothing duplicated, nothing left open
     assert _without_last(output_snapshot(live)) == want_tables
-    got_topics = _without_last(_topic_snapshot(live))
+    got_topics = _without_last(topic_snapshot(live))
     for topic, want in want_topics.items():
         assert got_topics[topic] == want, topic
     assert _open_transactions(live) == {}

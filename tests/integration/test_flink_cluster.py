@@ -27,8 +27,9 @@ def test_flink_cluster_starts_serves_rest_and_stops(stack):
 
 
 def test_submit_all_to_the_standalone_cluster_at_parallelism_2_equals_the_embedded_run(namespaces):
-    """`supplyflow submit all` (flink run, parallelism 2) on the standalone cluster writes the
-    same tables and alerts as the embedded run at parallelism 1."""
+    """`supplyflow submit all` (flink run, parallelism 2: the edge and core) on the standalone
+    cluster writes the same tables and alerts as the five jobs apart, embedded at parallelism 1."""
+    from jobs import core
     from supplyflow import runner
     from supplyflow.produce import produce
     from testdata import generator
@@ -38,14 +39,14 @@ def test_submit_all_to_the_standalone_cluster_at_parallelism_2_equals_the_embedd
     embedded, submitted = namespaces(), namespaces()
     for settings in (embedded, submitted):
         produce(settings, records, progress=False)
-    runner.run(list(runner.JOB_MODULES), embedded, bounded=True)
+    runner.run(["edge"] + [job.NAME for job in core.JOBS], embedded, bounded=True)
     cluster = FlinkCluster(submitted)
     assert cli("stack", "up", "--flink-cluster").returncode == 0
     try:
         out = cli("submit", "all", "--bounded", "--parallelism", "2", "--jobmanager", "localhost:8081",
                   env=ns_env(submitted), timeout=900)
         assert out.returncode == 0, out.stderr[-2000:]
-        assert out.stdout.count(" finished") == len(runner.JOB_MODULES)
+        assert out.stdout.count(" finished") == len(runner.ALL)
     finally:
         cluster.stop()
     want, got = output_snapshot(embedded), output_snapshot(submitted)

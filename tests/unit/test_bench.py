@@ -82,3 +82,16 @@ def test_latency_per_output_topic_at_the_highest_held_rate_and_state_per_job():
     assert "| suite | 2,000 | scm.alerts.reorder | 1 | 7,000 | 7,000 |" in text
     assert "| suite | 1,000 | scm.alerts.eta |" not in text
     assert "suite state by job: edge 0.5 MB, inventory 3.0 MB" in text
+
+
+def test_process_cost_counts_the_processes_the_system_started():
+    import os
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "30"])  # as a TaskManager starts its Python workers
+    try:
+        assert child.pid in harness.ProcessCost(lambda: [os.getpid()]).pids()
+        assert child.pid not in harness.ProcessCost(lambda: [child.pid + 10**7]).pids()
+    finally:
+        child.kill()
+        child.wait()
