@@ -55,7 +55,8 @@ class StepResult:
     produced: int
     lag: list[tuple[float, int]] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
-    by_output: dict[str, list[float]] = field(default_factory=dict)  # the same latencies per output topic
+    # per output topic and alert type: the latencies above, and those of TIMEOUT_ALERTS
+    by_output: dict[str, list[float]] = field(default_factory=dict)
     cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
     harness_cpu_s: float = 0.0  # this process's own CPU (producer, lag and output readers): not the system's
@@ -124,11 +125,25 @@ def inputs(settings: config.Settings, records) -> list[Input]:
 def field_of(value: bytes | None, name: str) -> str | None:
     """A string field of a JSON object record; None for anything else (the scenario's
     malformed records, tombstones, 5,000-deep nesting)."""
+    return fields_of(value, name)[0]
+
+
+def fields_of(value: bytes | None, *names: str) -> list[str | None]:
+    """String fields of a JSON object record, parsed once (see field_of)."""
     try:
-        found = json.loads(value).get(name)
+        doc = json.loads(value)
+        found = [doc.get(name) for name in names]
     except (ValueError, AttributeError, TypeError, RecursionError):
-        return None
-    return found if isinstance(found, str) else None
+        return [None] * len(names)
+    return [v if isinstance(v, str) else None for v in found]
+
+
+# Alerts raised because event time passed a deadline, not by their trigger event: their
+# trigger is the last event before a 12 h silence (STALE_TRACKING) or a shipment's first
+# event 24 h before (ORPHAN_SHIPMENT), so the time from its send measures the rule's
+# deadline in compressed event time, not the system. Timed apart (by_output), not in
+# the step's percentiles.
+TIMEOUT_ALERTS = frozenset({"STALE_TRACKING", "ORPHAN_SHIPMENT"})
 
 
 class ProcessCost:
@@ -218,7 +233,7 @@ class OutputWatcher(threading.Thread):
     def __init__(self, settings: config.Settings, topics: list[str], sent: dict[str, float], trigger_field: str):
         super().__init__(daemon=True)
         self.settings, self.topics, self.sent, self.trigger_field = settings, topics, sent, trigger_field
-        self.timed: list[tuple[float, float, str]] = []  # (trigger send time, latency ms, output topic)
+        self.timed: list[tuple[float, float, str, str | None]] = []  # (send time, latency ms, topic, alert type)
         self.seen = 0
         self.stopping = threading.Event()
 
@@ -237,9 +252,10 @@ class OutputWatcher(threading.Thread):
                     now = time.time()
                     for record in batch:
                         self.seen += 1
-                        sent = self.sent.get(field_of(record.value, self.trigger_field))
+                        trigger, alert_type = fields_of(record.value, self.trigger_field, "alert_type")
+                        sent = self.sent.get(trigger)
                         if sent is not None:
-                            self.timed.append((sent, (now - sent) * 1000, record.topic))
+                            self.timed.append((sent, (now - sent) * 1000, record.topic, alert_type))
         finally:
             consumer.close()
 
@@ -306,12 +322,19 @@ def run_steps(settings: config.Settings, records: list[Input], rates: list[int],
         watcher.stopping.set()
         lag.join(10)
         watcher.join(10)
-    for step in results:  # by the trigger's send time: late outputs count against their step
-        timed = [(ms, topic) for t, ms, topic in watcher.timed if step.started <= t <= step.ended]
-        step.latencies_ms = [ms for ms, _ in timed]
-        for ms, topic in timed:
-            step.by_output.setdefault(topic.removeprefix(f"{settings.namespace}."), []).append(ms)
+    for step in results:
+        assign_latencies(step, watcher.timed, settings.namespace)
     return results
+
+
+def assign_latencies(step: StepResult, timed: list[tuple[float, float, str, str | None]], namespace: str) -> None:
+    """The outputs whose trigger was sent during the step (late ones count against it):
+    the step's latencies (all but TIMEOUT_ALERTS) and every one by topic and alert type."""
+    mine = [(ms, topic, kind) for t, ms, topic, kind in timed if step.started <= t <= step.ended]
+    step.latencies_ms = [ms for ms, _, kind in mine if kind not in TIMEOUT_ALERTS]
+    for ms, topic, kind in mine:
+        label = topic.removeprefix(f"{namespace}.") + (f" {kind}" if kind else "")
+        step.by_output.setdefault(label, []).append(ms)
 
 
 def _paced_send(producer, records: list[Input], rate: int, sent: dict[str, float],

@@ -18,7 +18,7 @@ def test_flink_cluster_starts_serves_rest_and_stops(stack):
         assert "flink       started" in out.stdout or "flink       already running" in out.stdout
         overview = cluster.overview()
         assert overview is not None and overview["taskmanagers"] == 1
-        assert overview["slots-total"] == 10  # flink-conf/config.yaml taskmanager.numberOfTaskSlots
+        assert overview["slots-total"] == 4  # flink-conf/config.yaml taskmanager.numberOfTaskSlots
         assert cli("stack", "status").stdout.count("REST http://localhost:8081") == 1
     finally:
         cluster.stop()

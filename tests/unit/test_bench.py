@@ -95,3 +95,16 @@ def test_process_cost_counts_the_processes_the_system_started():
     finally:
         child.kill()
         child.wait()
+
+
+def test_timeout_alerts_are_timed_apart_from_the_steps_latency():
+    step = _step(1000, [(0, 0), (100, 0)])
+    step.started, step.ended = 10.0, 20.0
+    timed = [(12.0, 800.0, "ns.scm.alerts.eta", "ETA_VARIANCE"),
+             (13.0, 90_000.0, "ns.scm.alerts.eta", "STALE_TRACKING"),
+             (15.0, 1200.0, "ns.bench.passthrough", None),
+             (25.0, 5.0, "ns.scm.alerts.eta", "ETA_VARIANCE")]  # sent after the step
+    harness.assign_latencies(step, timed, "ns")
+    assert sorted(step.latencies_ms) == [800.0, 1200.0]  # the deadline-driven alert is not in them
+    assert step.by_output == {"scm.alerts.eta ETA_VARIANCE": [800.0], "scm.alerts.eta STALE_TRACKING": [90_000.0],
+                              "bench.passthrough": [1200.0]}
