@@ -61,6 +61,7 @@ class StepResult:
     peak_rss_mb: float = 0.0
     harness_cpu_s: float = 0.0  # this process's own CPU (producer, lag and output readers): not the system's
     stages: int = 1  # consuming stages in a row whose lags are summed (each lags up to a commit's worth)
+    steal_share: float | None = None  # of the machine's CPU time, taken by the hypervisor (see host_cpu_times)
 
     @property
     def seconds(self) -> float:
@@ -85,10 +86,20 @@ class StepResult:
         return self.lag[-1][1] if self.lag else 0
 
     @property
-    def held(self) -> bool:
+    def keeps_up(self) -> bool:
+        """The system kept up with what it was sent: its lag neither grew nor piled up."""
         return (self.lag_slope <= HOLD_SLOPE * self.rate
-                and self.final_lag <= HOLD_BACKLOG_S * self.rate * self.stages
-                and self.achieved_rate >= 0.95 * self.rate)
+                and self.final_lag <= HOLD_BACKLOG_S * self.rate * self.stages)
+
+    @property
+    def producer_short(self) -> bool:
+        """The harness's producer did not reach 95 % of the rate: the step says nothing
+        about the system beyond the rate it was really sent."""
+        return self.achieved_rate < 0.95 * self.rate
+
+    @property
+    def held(self) -> bool:
+        return self.keeps_up and not self.producer_short
 
     def percentile(self, q: float) -> float | None:
         return percentile(self.latencies_ms, q)
@@ -104,6 +115,8 @@ class StepResult:
             "cpu_s_per_million": round(self.cpu_s / self.produced * 1e6) if self.produced else None,
             "peak_rss_mb": round(self.peak_rss_mb),
             "harness_cores": round(self.harness_cpu_s / self.seconds, 2) if self.seconds else None,
+            "producer_short": self.producer_short, "keeps_up": self.keeps_up,
+            "steal_pct": round(100 * self.steal_share, 1) if self.steal_share is not None else None,
             "by_output": {topic: {"outputs_timed": len(ms), "p50_ms": round(percentile(ms, 50)),
                                   "p99_ms": round(percentile(ms, 99))}
                           for topic, ms in sorted(self.by_output.items()) if ms},
@@ -260,6 +273,29 @@ class OutputWatcher(threading.Thread):
             consumer.close()
 
 
+def host_cpu_times(stat: str | None = None) -> tuple[int, int] | None:
+    """(steal, total) jiffies of the whole machine from /proc/stat's `cpu` line, or None
+    where there is none. Steal is CPU time the hypervisor gave to other guests while this
+    one wanted it: on a shared host it slows every system measured, so each step reports
+    its share."""
+    try:
+        stat = stat if stat is not None else Path("/proc/stat").read_text()
+    except OSError:
+        return None
+    for line in stat.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "cpu":
+            ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+            return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
+    return None
+
+
+def steal_between(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
 def _own_cpu_s() -> float:
     """CPU seconds of this process, all threads: what the harness itself takes from the
     machine the system shares it with."""
@@ -298,17 +334,18 @@ def run_steps(settings: config.Settings, records: list[Input], rates: list[int],
                                  f"needs {need:,}: use a larger --size")
             step_records = records[cursor:cursor + need]
             cursor += need
-            cpu_before, own_before, started = cost.cpu_s(), _own_cpu_s(), time.time()
+            cpu_before, own_before, host_before, started = cost.cpu_s(), _own_cpu_s(), host_cpu_times(), time.time()
             _paced_send(producer, step_records, rate, sent, progress, f"{rate:,}/s")
             producer.flush()
             ended = time.time()
             step = StepResult(rate=rate, started=started, ended=ended, produced=len(step_records),
                               cpu_s=cost.cpu_s() - cpu_before, harness_cpu_s=_own_cpu_s() - own_before,
-                              stages=stages)
+                              stages=stages, steal_share=steal_between(host_before, host_cpu_times()))
             step.lag = [(t, n) for t, n, _ in lag.samples if started <= t <= ended]
             step.peak_rss_mb = max((m for t, _, m in lag.samples if started <= t <= ended), default=cost.rss_mb())
             results.append(step)
-            progress(f"step {rate:,}/s: {'held' if step.held else 'NOT held'} (lag slope {step.lag_slope:,.0f}/s, "
+            verdict = "held" if step.held else f"NOT held{_why(step)}"
+            progress(f"step {rate:,}/s: {verdict} (lag slope {step.lag_slope:,.0f}/s, "
                      f"final lag {step.final_lag:,})")
             if stop_at_first_miss and not step.held:
                 break
@@ -325,6 +362,11 @@ def run_steps(settings: config.Settings, records: list[Input], rates: list[int],
     for step in results:
         assign_latencies(step, watcher.timed, settings.namespace)
     return results
+
+
+def _why(step: StepResult) -> str:
+    return (f": the harness reached only {step.achieved_rate:,.0f}/s" if step.producer_short and step.keeps_up
+            else "")
 
 
 def assign_latencies(step: StepResult, timed: list[tuple[float, float, str, str | None]], namespace: str) -> None:

@@ -32,6 +32,33 @@ def test_a_large_backlog_or_a_slow_producer_is_not_held():
     assert not _step(1000, [(t, 0) for t in range(0, 100, 2)], produced=50_000).held  # producer reached 500/s
 
 
+def test_a_step_the_harness_could_not_send_is_a_lower_bound_in_the_report():
+    kept_up = _step(2000, [(t, 0) for t in range(0, 100, 2)], produced=150_000)  # the harness sent 1,500/s
+    assert kept_up.keeps_up and kept_up.producer_short and not kept_up.held
+    held = _step(1000, [(t, 0) for t in range(0, 100, 2)])
+    system = {"steps": [held.summary(), kept_up.summary()], "sustained_rate": 1000, "state_bytes": 0}
+    results = {"seconds_per_step": 100, "parallelism": 1, "cpus": 2, "latency_rate": 5000, "date": "d",
+               "systems": {"passthrough": system}}
+    text = suite.report(results)
+    assert "| passthrough | 2,000 | 1,500 | no: harness short |" in text
+    assert "| passthrough | ≥ 1,000 (kept up with all the harness could send) |" in text
+    falling_behind = _step(2000, [(t, 500 * t) for t in range(0, 100, 2)], produced=150_000)
+    system["steps"][1] = falling_behind.summary()
+    assert "| passthrough | 2,000 | 1,500 | no |" in suite.report(results)
+    assert "| passthrough | 1,000 |" in suite.report(results)
+
+
+def test_steal_is_the_share_of_the_machines_cpu_time_between_two_readings():
+    before = harness.host_cpu_times("cpu  100 0 50 800 0 0 0 50 0 0\ncpu0 1 2 3 4 5 6 7 8\n")
+    after = harness.host_cpu_times("cpu  200 0 100 1500 0 0 0 200 0 0\n")
+    assert before == (50, 1000) and after == (200, 2000)
+    assert harness.steal_between(before, after) == pytest.approx(0.15)
+    assert harness.steal_between(None, after) is None
+    step = _step(1000, [(t, 0) for t in range(0, 100, 2)])
+    step.steal_share = 0.15
+    assert step.summary()["steal_pct"] == 15.0
+
+
 def test_each_consuming_stage_may_lag_a_commit_behind():
     step = _step(1000, [(t, 20_000) for t in range(0, 100, 2)])
     step.stages = 5  # the suite: five jobs in a row, each committing with its checkpoints
