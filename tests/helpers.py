@@ -111,3 +111,61 @@ def wait_for(condition, what: str, timeout_s: float = 240, describe=lambda: ""):
             pass
         time.sleep(1)  # polling for a condition, bounded by the deadline; not a fixed delay
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} {describe()}")
+
+
+def entity_key(record) -> bytes | None:
+    """The key the edge writes the event under (valid topics), so that each valid partition
+    holds one raw partition's keys in their produce order; bad records keep theirs."""
+    import json
+
+    from supplyflow import config
+
+    if record.expect not in ("valid", "duplicate"):
+        return record.key
+    e = json.loads(record.value)
+    if record.topic in (config.INVENTORY_MOVEMENTS, config.REORDER_POLICIES):
+        return f"{e['sku'].upper().replace('-', '').replace('_', '')}|{e['warehouse_id']}".encode()
+    return (e["po_id"] if record.topic == config.PURCHASE_ORDERS else e["shipment_id"]).encode()
+
+
+def watermark_ticks(event_time: int, tag: str) -> list:
+    """One valid event per partition of every input topic at `event_time`, its ids carrying
+    `tag`: every source's watermark reaches the same point live as in a bounded run (whose
+    final watermark is the greatest event time minus the bound)."""
+    import json
+    import time
+
+    from kafka.partitioner.default import murmur2
+
+    from supplyflow import config
+    from testdata.generator import Record
+
+    def partition(key: str) -> int:
+        return (murmur2(key.encode()) & 0x7FFFFFFF) % config.TOPIC_PARTITIONS
+
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event_time / 1000))
+    out, i = [], 0
+    needed = {t: set(range(config.TOPIC_PARTITIONS)) for t in config.INPUT_TOPICS}
+    while any(needed.values()):
+        i += 1
+        sku, wh, po, sh = f"{tag}{i:0{8 - len(tag)}d}", f"WH-{tag}", f"PO-{tag}-{i}", f"SH-{tag}-{i}"
+        base = {"event_id": f"{tag}-{i}", "event_time": at, "source_system": "tick"}
+        events = {
+            config.INVENTORY_MOVEMENTS: (f"{sku}|{wh}", {**base, "event_type": "ADJUSTMENT", "sku": sku,
+                                                         "warehouse_id": wh, "quantity": 1, "uom": "EA"}),
+            config.REORDER_POLICIES: (f"{sku}|{wh}", {**base, "event_type": "POLICY_SET", "sku": sku,
+                                                      "warehouse_id": wh, "reorder_point": 1, "order_up_to": 5,
+                                                      "min_order_qty": 1, "safety_stock": 0, "lead_time_days": 1}),
+            config.PURCHASE_ORDERS: (po, {**base, "event_type": "PO_CREATED", "po_id": po, "po_line": 1,
+                                          "version": 1, "supplier_id": "SUP-TICK", "warehouse_id": wh, "sku": sku,
+                                          "ordered_qty": 1, "uom": "EA", "promised_delivery_time": at}),
+            config.SHIPMENT_EVENTS: (sh, {**base, "event_type": "DISPATCHED", "shipment_id": sh, "po_id": po,
+                                          "po_line": 1, "sku": sku, "shipped_qty": 1, "uom": "EA",
+                                          "carrier_id": tag, "warehouse_id": wh, "eta": at}),
+        }
+        for topic, (key, event) in events.items():
+            if partition(key) in needed[topic]:
+                needed[topic].discard(partition(key))
+                out.append(Record(topic, key.encode(), json.dumps({**event, "event_id": f"{tag}-{topic}-{i}"}).encode(),
+                                  "valid", "tick"))
+    return out

@@ -36,7 +36,7 @@ from supplyflow.stack.flink_cluster import FlinkCluster
 from supplyflow.stack.kafka_broker import KafkaBroker
 from supplyflow.stack.postgres import Postgres
 from testdata import generator
-from tests.helpers import cli, ns_env, output_snapshot, topic_snapshot, wait_for
+from tests.helpers import cli, entity_key, ns_env, output_snapshot, topic_snapshot, wait_for, watermark_ticks
 
 pytestmark = pytest.mark.faults
 
@@ -62,56 +62,6 @@ EXPECTED_ERRORS = re.compile(
     r"apiKey=CONTROLLER_REGISTRATION", re.IGNORECASE)
 
 
-def _entity_key(record) -> bytes | None:
-    """The key the edge writes the event under (valid topics), so that each valid partition
-    holds one raw partition's keys in their produce order; bad records keep theirs."""
-    if record.expect not in ("valid", "duplicate"):
-        return record.key
-    e = json.loads(record.value)
-    if record.topic in (config.INVENTORY_MOVEMENTS, config.REORDER_POLICIES):
-        return f"{e['sku'].upper().replace('-', '').replace('_', '')}|{e['warehouse_id']}".encode()
-    return (e["po_id"] if record.topic == config.PURCHASE_ORDERS else e["shipment_id"]).encode()
-
-
-def _ticks(event_time: int, tag: str) -> list:
-    """One valid event per partition of every input topic at `event_time`, its ids carrying
-    `tag`: every source's watermark reaches the same point live as in a bounded run (whose
-    final watermark is the greatest event time minus the bound)."""
-    from kafka.partitioner.default import murmur2
-
-    from testdata.generator import Record
-
-    def partition(key: str) -> int:
-        return (murmur2(key.encode()) & 0x7FFFFFFF) % config.TOPIC_PARTITIONS
-
-    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event_time / 1000))
-    out, i = [], 0
-    needed = {t: set(range(config.TOPIC_PARTITIONS)) for t in config.INPUT_TOPICS}
-    while any(needed.values()):
-        i += 1
-        sku, wh, po, sh = f"{tag}{i:0{8 - len(tag)}d}", f"WH-{tag}", f"PO-{tag}-{i}", f"SH-{tag}-{i}"
-        base = {"event_id": f"{tag}-{i}", "event_time": at, "source_system": "tick"}
-        events = {
-            config.INVENTORY_MOVEMENTS: (f"{sku}|{wh}", {**base, "event_type": "ADJUSTMENT", "sku": sku,
-                                                         "warehouse_id": wh, "quantity": 1, "uom": "EA"}),
-            config.REORDER_POLICIES: (f"{sku}|{wh}", {**base, "event_type": "POLICY_SET", "sku": sku,
-                                                      "warehouse_id": wh, "reorder_point": 1, "order_up_to": 5,
-                                                      "min_order_qty": 1, "safety_stock": 0, "lead_time_days": 1}),
-            config.PURCHASE_ORDERS: (po, {**base, "event_type": "PO_CREATED", "po_id": po, "po_line": 1,
-                                          "version": 1, "supplier_id": "SUP-TICK", "warehouse_id": wh, "sku": sku,
-                                          "ordered_qty": 1, "uom": "EA", "promised_delivery_time": at}),
-            config.SHIPMENT_EVENTS: (sh, {**base, "event_type": "DISPATCHED", "shipment_id": sh, "po_id": po,
-                                          "po_line": 1, "sku": sku, "shipped_qty": 1, "uom": "EA",
-                                          "carrier_id": tag, "warehouse_id": wh, "eta": at}),
-        }
-        for topic, (key, event) in events.items():
-            if partition(key) in needed[topic]:
-                needed[topic].discard(partition(key))
-                out.append(Record(topic, key.encode(), json.dumps({**event, "event_id": f"{tag}-{topic}-{i}"}).encode(),
-                                  "valid", "tick"))
-    return out
-
-
 LAST = "ZZEND"  # the tag of the last ticks: live, nothing comes after them to apply them
 
 
@@ -122,9 +72,9 @@ def _scenario():
     scenario, the second past the first round. The second round's own events wait for a
     watermark that never comes (live) and are left out of the comparison (`_without_last`)."""
     scenario = generator.generate("demo", seed=3, size=SIZE)
-    records = [dataclasses.replace(r, key=_entity_key(r)) for r in scenario.records if "late arrival" not in r.note]
+    records = [dataclasses.replace(r, key=entity_key(r)) for r in scenario.records if "late arrival" not in r.note]
     last = max(_ms(json.loads(r.value)["event_time"]) for r in records if r.expect == "valid")
-    return scenario, records, _ticks(last + 86_400_000, "TICK") + _ticks(last + 86_460_000, LAST)
+    return scenario, records, watermark_ticks(last + 86_400_000, "TICK") + watermark_ticks(last + 86_460_000, LAST)
 
 
 def _ms(value) -> int:
