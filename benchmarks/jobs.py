@@ -36,7 +36,7 @@ def main(settings: config.Settings, size: int = 100_000, out_dir: Path | None = 
             seconds = time.perf_counter() - start
             results["jobs"][name] = {"seconds": round(seconds, 1), "records_per_s": round(len(records) / seconds)}
     finally:
-        stack.drop_namespace_database(settings, ns_settings)
+        stack.drop_namespace(settings, ns_settings)
     print(f"\n| job ({results['records']:,} input records, parallelism 1) | wall time | input records/s |")
     print("|---|---|---|")
     for name, r in results["jobs"].items():

@@ -193,7 +193,7 @@ def measure(name: str, settings: config.Settings, records, rates: list[int], sec
         state = system.state()
     finally:
         system.stop()
-        stack.drop_namespace_database(settings, ns)
+        stack.drop_namespace(settings, ns)
     held = [s for s in steps if s.held]
     return {"system": name, "namespace": ns.namespace, "steps": [s.summary() for s in steps],
             "sustained_rate": max((s.rate for s in held), default=0),

@@ -67,7 +67,7 @@ def flink_rate(settings: config.Settings, records, mode: str) -> tuple[float, fl
         finally:
             edge.job_config, edge._CHECK = original, check
     finally:
-        stack.drop_namespace_database(settings, ns_settings)
+        stack.drop_namespace(settings, ns_settings)
     return len(records) / seconds, seconds
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 
 import pytest
 
@@ -33,7 +34,7 @@ def stack(base_settings: config.Settings) -> config.Settings:
 @pytest.fixture(scope="session")
 def namespaces(stack: config.Settings):
     """A factory of throw-away namespaces: own topics, own database, migrated."""
-    from supplyflow.stack import create_namespace, drop_namespace_database
+    from supplyflow.stack import create_namespace, drop_namespace
 
     made: list[config.Settings] = []
 
@@ -44,7 +45,10 @@ def namespaces(stack: config.Settings):
     yield make
     if not os.environ.get("SUPPLYFLOW_KEEP_TEST_DATA"):
         for settings in made:
-            drop_namespace_database(stack, settings)
+            try:
+                drop_namespace(stack, settings)
+            except Exception as exc:  # cleanup only: what the tests asserted stands
+                warnings.warn(f"namespace {settings.namespace} not removed: {exc}", stacklevel=1)
 
 
 @pytest.fixture(scope="module")

@@ -44,12 +44,25 @@ def create_namespace(settings: config.Settings, namespace: str) -> config.Settin
     return ns_settings
 
 
-def drop_namespace_database(settings: config.Settings, ns_settings: config.Settings) -> None:
-    """Drop the database of a namespace made by create_namespace (its topics stay)."""
+def drop_namespace(settings: config.Settings, ns_settings: config.Settings) -> list[str]:
+    """Remove a namespace made by create_namespace: its database and its topics (every
+    topic named `<namespace>.*`, also those a benchmark added). Returns the topics deleted.
+    Never the default namespace: it has no prefix to tell its topics apart."""
     import psycopg
+    from kafka import KafkaAdminClient
 
+    if not ns_settings.namespace:
+        raise ValueError("the default namespace is not a throw-away namespace")
     with psycopg.connect(**settings.pg_conninfo(), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{ns_settings.pg_db}" with (force)')
+    admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="supplyflow-stack")
+    try:
+        mine = sorted(t for t in admin.list_topics() if t.startswith(f"{ns_settings.namespace}."))
+        if mine:
+            admin.delete_topics(mine)
+        return mine
+    finally:
+        admin.close()
 
 
 def down(settings: config.Settings) -> None:

@@ -93,3 +93,34 @@ def test_missing_maven_gives_a_one_line_error(tmp_path):
     )
     assert out.returncode != 0
     assert "Maven (mvn-not-installed) not found: install it" in out.stderr
+
+
+def test_a_dropped_namespace_leaves_neither_topics_nor_database(stack):
+    """What a test or benchmark namespace made — its topics, a benchmark's extra topic, its
+    database — is gone after drop_namespace; the default namespace's topics stay."""
+    import uuid
+
+    import psycopg
+    from kafka import KafkaAdminClient
+
+    from supplyflow.stack import create_namespace, drop_namespace, ensure_topics
+    from tests.helpers import wait_for
+
+    ns = create_namespace(stack, f"t{uuid.uuid4().hex[:8]}")
+    ensure_topics(ns, extra={ns.topic("bench.passthrough"): {}})
+    admin = KafkaAdminClient(**stack.kafka_client_config(), client_id="test-stack")
+    try:
+        def topics_of(namespace: str) -> set[str]:
+            return {t for t in admin.list_topics() if t.startswith(f"{namespace}.")}
+
+        made = topics_of(ns.namespace)
+        assert ns.topic("bench.passthrough") in made and len(made) == len(config.ALL_TOPICS) + 1
+        assert sorted(drop_namespace(stack, ns)) == sorted(made)
+        wait_for(lambda: not topics_of(ns.namespace), f"the topics of {ns.namespace} to go")
+        assert stack.topic(config.PURCHASE_ORDERS) in admin.list_topics()
+    finally:
+        admin.close()
+    with psycopg.connect(**stack.pg_conninfo()) as conn:
+        assert conn.execute("select 1 from pg_database where datname = %s", (ns.pg_db,)).fetchone() is None
+    with pytest.raises(ValueError):
+        drop_namespace(stack, dataclasses.replace(stack, namespace=""))
