@@ -102,6 +102,15 @@ def _kafka(topic: str, settings: config.Settings, options: dict[str, str]) -> di
     return out
 
 
+# What a transactional producer waits for before it sends a batch. Its records are read
+# (read_committed) only after the checkpoint commits the transaction, seconds later, so a
+# short wait adds no visible latency, and it saves the per-record wake-up of the
+# producer's I/O thread (a system call each, seen in the task threads' stacks) that the
+# client's default of 0 ms costs.
+SINK_LINGER_MS = 20
+SINK_BATCH_BYTES = 256 * 1024
+
+
 def _exactly_once_sink(topic: str, settings: config.Settings, prefix: str, options: dict[str, str]) -> dict[str, str]:
     """Sink options: transactions with a unique id prefix and a timeout below the broker's."""
     return _kafka(topic, settings, {
@@ -109,6 +118,8 @@ def _exactly_once_sink(topic: str, settings: config.Settings, prefix: str, optio
         "sink.delivery-guarantee": "exactly-once",
         "sink.transactional-id-prefix": prefix,
         "properties.transaction.timeout.ms": str(config.SINK_TRANSACTION_TIMEOUT_MS),
+        "properties.linger.ms": str(SINK_LINGER_MS),
+        "properties.batch.size": str(SINK_BATCH_BYTES),
     })
 
 

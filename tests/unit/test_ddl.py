@@ -8,7 +8,7 @@ import pytest
 
 from connectors import ddl
 from connectors.schema_ddl import valid_columns
-from supplyflow import config
+from supplyflow import config, flinkconf
 
 pytestmark = pytest.mark.unit
 
@@ -22,6 +22,19 @@ def test_kafka_sinks_are_exactly_once_within_the_broker_timeout():
         assert "'sink.transactional-id-prefix' = 'p" in sql
         assert config.SINK_TRANSACTION_TIMEOUT_MS < config.BROKER_TRANSACTION_MAX_TIMEOUT_MS
         assert f"'properties.transaction.timeout.ms' = '{config.SINK_TRANSACTION_TIMEOUT_MS}'" in sql
+
+
+def test_kafka_sinks_batch_for_less_than_a_checkpoint():
+    """Records are sent in batches (no wake-up of the producer's I/O thread per record),
+    waiting far less than a checkpoint interval, after which they are committed anyway."""
+    interval = flinkconf.flink_config(SETTINGS)["execution.checkpointing.interval"]
+    assert interval.endswith("s") and interval[:-1].isdigit(), interval
+    interval_ms = int(interval[:-1]) * 1000
+    for sql in (ddl.kafka_json_sink("t", "topic", ["a STRING"], "a", SETTINGS, "p1"),
+                ddl.kafka_raw_sink("t", "topic", SETTINGS, "p2")):
+        linger = int(sql.split("'properties.linger.ms' = '")[1].split("'")[0])
+        assert 0 < linger <= interval_ms // 100
+        assert f"'properties.batch.size' = '{ddl.SINK_BATCH_BYTES}'" in sql
 
 
 def test_sources_read_committed():
