@@ -14,6 +14,7 @@ validated once and dead-lettered once however many jobs use its topic.
 from __future__ import annotations
 
 from connectors import ddl
+from jobs.line_events import add_counter
 from supplyflow import config, contracts, kafka_io
 
 NAME = "edge"
@@ -39,14 +40,11 @@ def job_config(settings: config.Settings) -> dict[str, str]:
 
     - The only state of this job is the dedup memory, whose TTL is the dedup window
       (SPEC §3, default 10 minutes).
-    - Process mode: PyFlink 2.2 reports Python metrics (accepted, rejected by code) only
-      from process-mode workers; thread mode drops them silently. README "Validation
-      throughput" has the cost of that choice.
+    - The validation function runs in thread mode (flink-conf), as every Python
+      operator of the suite: its counters are SQL's (`COUNTERS`), not Python metrics,
+      which PyFlink drops in thread mode.
     """
-    return {
-        "table.exec.state.ttl": f"{settings.dedup_window_minutes} min",
-        "python.execution-mode": "process",
-    }
+    return {"table.exec.state.ttl": f"{settings.dedup_window_minutes} min"}
 
 
 def _register_udf(t_env) -> None:
@@ -55,8 +53,8 @@ def _register_udf(t_env) -> None:
 
     from udfs.flink_validate import ValidateRecord
 
-    # accepted, event_id, entity_key, payload, error_code, error_detail
-    result = [DataTypes.BOOLEAN()] + [DataTypes.STRING()] * 5
+    # accepted, late, event_id, entity_key, payload, error_code, error_detail
+    result = [DataTypes.BOOLEAN()] * 2 + [DataTypes.STRING()] * 5
     inputs = [DataTypes.STRING(), DataTypes.INT(), DataTypes.BYTES()]
     t_env.create_temporary_function("validate_record", udtf(ValidateRecord(), input_types=inputs, result_types=result))
 
@@ -76,10 +74,10 @@ FROM {source}
 # Python operator for all topics (one Python worker, not one per topic).
 _CHECK = """
 SELECT src_topic, src_partition, src_offset, src_timestamp, record_key, record_value, proc_time,
-       logical_topic, accepted, event_id, entity_key, payload, error_code, error_detail
+       logical_topic, accepted, late, event_id, entity_key, payload, error_code, error_detail
 FROM raw_inputs,
      LATERAL TABLE(validate_record(logical_topic, src_partition, record_value))
-       AS v(accepted, event_id, entity_key, payload, error_code, error_detail)
+       AS v(accepted, late, event_id, entity_key, payload, error_code, error_detail)
 """
 
 # Rejected records as DLQ rows. The value is kept losslessly: UTF-8 text when the bytes
@@ -114,6 +112,29 @@ SELECT logical_topic, entity_key, payload FROM (
   WHERE accepted
 ) WHERE occurrence = 1
 """
+
+
+
+def _counter_name(*parts: str) -> str:
+    return "_".join(["edge", *parts]).replace("scm.", "").replace("-", "_").replace(".", "_").lower()
+
+
+# The edge's counters (SPEC §3: duplicates and rejections are counted), each a counting
+# sink (line_events.add_counter) whose Flink `numRecordsIn` is the count: sink name ->
+# (counter, topic, error code or None) for the records accepted (before dedup), the
+# accepted ones that are late (udfs/lateness.py) and the rejected ones by error code.
+COUNTERS: dict[str, tuple[str, str, str | None]] = {
+    **{_counter_name(c, t): (c, t, None) for t in contracts.INPUT_SCHEMAS for c in ("accepted", "late")},
+    **{_counter_name("rejected", t, code): ("rejected", t, code)
+       for t in contracts.INPUT_SCHEMAS for code in contracts.ERROR_CODES},
+}
+_COUNTED = {"accepted": "accepted", "late": "accepted AND late", "rejected": "NOT accepted"}
+
+
+def _add_counters(t_env, statements) -> None:
+    for sink, (counter, topic, code) in COUNTERS.items():
+        where = f"logical_topic = '{topic}' AND {_COUNTED[counter]}" + (f" AND error_code = '{code}'" if code else "")
+        add_counter(t_env, statements, sink, "checked", where)
 
 
 # namespace -> end offsets of the bounded run under way, committed by on_finished()
@@ -173,4 +194,5 @@ def build(t_env, settings: config.Settings, bounded: bool):
             f"INSERT INTO {sink} SELECT CAST(entity_key AS BYTES), CAST(payload AS BYTES) "
             f"FROM accepted WHERE logical_topic = '{topic}'"
         )
+    _add_counters(t_env, statements)
     return statements

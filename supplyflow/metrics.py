@@ -1,7 +1,8 @@
 """Reading Flink's metrics from the Prometheus reporter (flink-conf/config.yaml).
 
-Every Flink process of this machine serves /metrics on a port of 9249-9269; our own
-metrics are the ones named `..._supplyflow_...`.
+Every Flink process of this machine serves /metrics on a port of 9249-9269. What the
+suite counts, it counts with Flink's own metrics: the records into a counting sink
+(`line_events.add_counter`) are the count, in every Python execution mode.
 """
 
 from __future__ import annotations
@@ -32,19 +33,21 @@ def scrape(ports=PORTS) -> list[tuple[str, dict[str, str], float]]:
 
 
 def supplyflow_counters(job_name: str, samples=None) -> dict[str, dict[tuple[str, ...], float]]:
-    """Our counters of one job, summed over subtasks: metric -> (label values) -> value.
+    """The edge's counters of one job (jobs/edge.py `COUNTERS`, counting sinks), summed
+    over subtasks: counter -> (label values) -> value; rejections only by the codes seen.
 
     e.g. {"accepted": {("scm.purchase-orders",): 12.0},
           "rejected": {("scm.purchase-orders", "INVALID_JSON"): 3.0}}
     """
-    out: dict[str, dict[tuple[str, ...], float]] = defaultdict(lambda: defaultdict(float))
-    for name, labels, value in scrape() if samples is None else samples:
-        if "_supplyflow_" not in name or labels.get("job_name") != job_name:
-            continue
-        metric = name.rsplit("_", 1)[-1]
-        key = tuple(labels[k] for k in ("topic", "error_code") if k in labels)
-        out[metric][key] += value
-    return {k: dict(v) for k, v in out.items()}
+    from jobs.edge import COUNTERS
+
+    out: dict[str, dict[tuple[str, ...], float]] = defaultdict(dict)
+    for sink, value in _records_in(job_name, scrape() if samples is None else samples).items():
+        if sink in COUNTERS:
+            counter, topic, code = COUNTERS[sink]
+            if code is None or value:
+                out[counter][(topic,) if code is None else (topic, code)] = value
+    return dict(out)
 
 
 def job_metric(job_name: str, metric: str, samples=None) -> float | None:
@@ -60,15 +63,9 @@ _INSTANCE = re.compile(r"^(?:Source: )?(?P<name>[^\[]+)\[(?P<id>\d+)\]")
 _NO_WATERMARK_MS = 10 * 365 * 86_400_000  # a lag beyond 10 years: no watermark yet
 
 
-def job_report(job_name: str, samples: list[tuple[str, dict[str, str], float]] | None = None) -> dict:
-    """What an operator wants to know about one running job, from the reporter:
-
-    accepted / rejected (by code) / late per topic (the edge's own counters), duplicates
-    dropped (the dedup operator's records in minus out), alerts emitted per type (the
-    records into each `alerts_of_type_*` counting sink), and per source table the
-    watermark lag (ms behind the wall clock, worst subtask; None before the first
-    watermark) and the records still to read (`pendingRecords`)."""
-    samples = scrape() if samples is None else samples
+def _per_instance(job_name: str, samples) -> tuple[dict, dict[str, float]]:
+    """Operator metrics of one job: metric -> (operator name, plan id) -> value summed over
+    subtasks, and the worst watermark lag per operator name."""
     per_instance: dict[str, dict[tuple[str, str], float]] = defaultdict(lambda: defaultdict(float))
     lag: dict[str, float] = {}
     for name, labels, value in samples:
@@ -82,13 +79,35 @@ def job_report(job_name: str, samples: list[tuple[str, dict[str, str], float]] |
             lag[m["name"]] = max(lag.get(m["name"], value), value)
         elif metric in ("numRecordsIn", "numRecordsOut", "pendingRecords"):
             per_instance[metric][(m["name"], m["id"])] += value
+    return per_instance, lag
+
+
+def _by_name(values: dict[tuple[str, str], float], prefix: str = "") -> dict[str, float]:
+    """Per operator name (without `prefix`); one table read twice gives the larger."""
+    out: dict[str, float] = {}
+    for (name, _), value in values.items():
+        if name.startswith(prefix):
+            out[name[len(prefix):]] = max(out.get(name[len(prefix):], 0.0), value)
+    return out
+
+
+def _records_in(job_name: str, samples) -> dict[str, float]:
+    return _by_name(_per_instance(job_name, samples)[0]["numRecordsIn"])
+
+
+def job_report(job_name: str, samples: list[tuple[str, dict[str, str], float]] | None = None) -> dict:
+    """What an operator wants to know about one running job, from the reporter:
+
+    accepted / rejected (by code) / late per topic (the edge's own counters), duplicates
+    dropped (the dedup operator's records in minus out), alerts emitted per type (the
+    records into each `alerts_of_type_*` counting sink), and per source table the
+    watermark lag (ms behind the wall clock, worst subtask; None before the first
+    watermark) and the records still to read (`pendingRecords`)."""
+    samples = scrape() if samples is None else samples
+    per_instance, lag = _per_instance(job_name, samples)
 
     def by_name(metric: str, prefix: str = "") -> dict[str, float]:
-        out: dict[str, float] = {}
-        for (name, _), value in per_instance[metric].items():  # one table read twice: the larger
-            if name.startswith(prefix):
-                out[name[len(prefix):]] = max(out.get(name[len(prefix):], 0.0), value)
-        return out
+        return _by_name(per_instance[metric], prefix)
 
     from jobs.line_events import ALERT_COUNTER_PREFIX
 

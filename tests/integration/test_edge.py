@@ -196,11 +196,12 @@ def test_metrics_count_by_code_and_no_restart(namespaces):
         while time.monotonic() < deadline:
             got = metrics.supplyflow_counters(runner.job_name("edge", ns_settings))
             duplicates = metrics.job_report(runner.job_name("edge", ns_settings))["duplicates"]
+            restarts = metrics.job_metric(runner.job_name("edge", ns_settings), "numRestarts")
             if sum(got.get("rejected", {}).values()) >= sum(want_rejected.values()) and \
-                    sum(got.get("accepted", {}).values()) >= sum(want_accepted.values()) and duplicates:
+                    sum(got.get("accepted", {}).values()) >= sum(want_accepted.values()) and duplicates \
+                    and restarts is not None:
                 break
             time.sleep(0.5)  # polling the reporter for a condition, bounded by the deadline
-        restarts = metrics.job_metric(runner.job_name("edge", ns_settings), "numRestarts")
     finally:
         result.get_job_client().cancel().result()
     assert got.get("rejected") == {k: float(v) for k, v in want_rejected.items()}
