@@ -62,6 +62,7 @@ class StepResult:
     harness_cpu_s: float = 0.0  # this process's own CPU (producer, lag and output readers): not the system's
     stages: int = 1  # consuming stages in a row whose lags are summed (each lags up to a commit's worth)
     steal_share: float | None = None  # of the machine's CPU time, taken by the hypervisor (see host_cpu_times)
+    flush_s: float = 0.0  # the producer's flush after the step's last send: its backlog, in seconds
 
     @property
     def seconds(self) -> float:
@@ -117,6 +118,7 @@ class StepResult:
             "harness_cores": round(self.harness_cpu_s / self.seconds, 2) if self.seconds else None,
             "producer_short": self.producer_short, "keeps_up": self.keeps_up,
             "steal_pct": round(100 * self.steal_share, 1) if self.steal_share is not None else None,
+            "flush_s": round(self.flush_s, 1),
             "by_output": {topic: {"outputs_timed": len(ms), "p50_ms": round(percentile(ms, 50)),
                                   "p99_ms": round(percentile(ms, 99))}
                           for topic, ms in sorted(self.by_output.items()) if ms},
@@ -340,18 +342,20 @@ def run_steps(settings: config.Settings, records: list[Input], rates: list[int],
             cursor += need
             cpu_before, own_before, host_before, started = cost.cpu_s(), _own_cpu_s(), host_cpu_times(), time.time()
             _paced_send(producer, step_records, rate, sent, progress, f"{rate:,}/s")
+            flushing = time.time()
             producer.flush()
             ended = time.time()
             step = StepResult(rate=rate, started=started, ended=ended, produced=len(step_records),
                               cpu_s=cost.cpu_s() - cpu_before, harness_cpu_s=_own_cpu_s() - own_before,
-                              stages=stages, steal_share=steal_between(host_before, host_cpu_times()))
+                              stages=stages, steal_share=steal_between(host_before, host_cpu_times()),
+                              flush_s=ended - flushing)
             step.lag = [(t, n) for t, n, _ in lag.samples if started <= t <= ended]
             step.peak_rss_mb = max((m for t, _, m in lag.samples if started <= t <= ended), default=cost.rss_mb())
             results.append(step)
             verdict = "held" if step.held else f"NOT held{_why(step)}"
             progress(f"step {rate:,}/s: {verdict} (lag slope {step.lag_slope:,.0f}/s, "
                      f"final lag {step.final_lag:,})")
-            if stop_at_first_miss and not step.held:
+            if stop_at_first_miss and ends_steps(step):
                 break
         # late outputs of the last step: give the system a while to catch up, then stop timing
         deadline = time.time() + max(30.0, seconds / 2)
@@ -368,9 +372,16 @@ def run_steps(settings: config.Settings, records: list[Input], rates: list[int],
     return results
 
 
+def ends_steps(step: StepResult) -> bool:
+    """The system fell behind this step: higher rates would say nothing more. A step the
+    harness could not send while the system kept up (harness short) does not end them:
+    it says nothing about the system, and the next rate may still be sent in full."""
+    return not step.keeps_up
+
+
 def _why(step: StepResult) -> str:
-    return (f": the harness reached only {step.achieved_rate:,.0f}/s" if step.producer_short and step.keeps_up
-            else "")
+    return (f": the harness reached only {step.achieved_rate:,.0f}/s (its producer's flush took {step.flush_s:.1f} s)"
+            if step.producer_short and step.keeps_up else "")
 
 
 def assign_latencies(step: StepResult, timed: list[tuple[float, float, str, str | None]], namespace: str) -> None:

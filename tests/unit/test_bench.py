@@ -48,6 +48,21 @@ def test_a_step_the_harness_could_not_send_is_a_lower_bound_in_the_report():
     assert "| passthrough | 1,000 |" in suite.report(results)
 
 
+def test_steps_end_where_the_system_falls_behind_not_where_the_harness_is_short():
+    assert harness.ends_steps(_step(1000, [(t, 200 * t) for t in range(0, 100, 2)]))  # lag grows
+    assert harness.ends_steps(_step(1000, [(t, 20_000) for t in range(0, 100, 2)]))  # 20 s behind
+    harness_short = _step(750, [(t, 0) for t in range(0, 100, 2)], produced=69_200)  # 692/s sent
+    assert not harness_short.held and not harness.ends_steps(harness_short)
+    assert not harness.ends_steps(_step(1000, [(t, 0) for t in range(0, 100, 2)]))
+
+
+def test_a_steps_flush_time_is_in_its_summary():
+    step = _step(750, [(t, 0) for t in range(0, 100, 2)], produced=69_200)
+    step.flush_s = 24.96
+    assert step.summary()["flush_s"] == 25.0
+    assert "its producer's flush took 25.0 s" in harness._why(step)
+
+
 def test_steal_is_the_share_of_the_machines_cpu_time_between_two_readings():
     before = harness.host_cpu_times("cpu  100 0 50 800 0 0 0 50 0 0\ncpu0 1 2 3 4 5 6 7 8\n")
     after = harness.host_cpu_times("cpu  200 0 100 1500 0 0 0 200 0 0\n")
