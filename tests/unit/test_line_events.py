@@ -135,6 +135,30 @@ def test_matching_emits_a_shipment_row_only_when_it_changed():
                   {**po, "event_id": "p2", "event_time": 40, "version": 2, "promised_delivery_time": 50}):
         book, _, out = line_events.fire(rules, book, [event], event["event_time"], True, 0)
         shipped.append(sorted(doc["shipment_id"] for kind, doc in out if kind == "shipments"))
-        assert [kind for kind, _ in out].count("po_lines") == 1  # the line's row at every event
+        assert [kind for kind, _ in out].count("po_lines") == 1  # every event changes the line's row
     # SH-2's event leaves SH-1 as it was; a new promise changes both shipments' variance
     assert shipped == [[], ["SH-1"], ["SH-2"], ["SH-1"], ["SH-1", "SH-2"]]
+    # time passing changes nothing here: no row at all, the line's included
+    book, _, out = line_events.fire(rules, book, [], 1_000, True, 0)
+    assert out == []
+
+
+def test_the_orphan_timer_is_armed_only_for_a_shipment_of_an_unknown_line():
+    from jobs import shipment_matching
+    from supplyflow import config
+
+    rules = shipment_matching.rules(config.Settings())
+    ship = {"kind": "SH", "event_id": "s1", "event_type": "DISPATCHED", "event_time": 10, "po_id": "PO-1",
+            "po_line": 1, "version": None, "supplier_id": None, "warehouse_id": "W", "sku": "ABCD1234", "qty": 5,
+            "promised_delivery_time": None, "shipment_id": "SH-1", "carrier_id": "C", "eta": 90}
+    po = {**ship, "kind": "PO", "event_id": "p1", "event_type": "PO_CREATED", "event_time": 10, "version": 1,
+          "supplier_id": "S", "qty": 10, "promised_delivery_time": 100, "shipment_id": None, "carrier_id": None,
+          "eta": None}
+    # the PO first (the instant's order puts PO events before shipment events): no timer
+    _, timers, _ = line_events.fire(rules, None, [po, ship], 10, True, 0)
+    assert 10 + rules.orphan_after_ms not in timers
+    # the shipment alone: its orphan deadline, which marks it ORPHAN if no PO came
+    book, timers, _ = line_events.fire(rules, None, [ship], 10, True, 0)
+    assert 10 + rules.orphan_after_ms in timers
+    _, _, out = line_events.fire(rules, book, [], 10 + rules.orphan_after_ms, True, 0)
+    assert [doc["match_status"] for kind, doc in out if kind == "shipments"] == ["ORPHAN"]
