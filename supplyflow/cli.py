@@ -81,6 +81,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from supplyflow import stack
 
     settings = config.settings()
+    if args.name == "rules":  # pure Python: no stack
+        from benchmarks import rules
+
+        rules.main(settings, size=args.size, profile=args.profile)
+        return 0
     stack.up(settings, flink_cluster=args.name == "suite")
     if args.name == "suite":
         from benchmarks import suite
@@ -209,9 +214,10 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=_cmd_savepoint)
 
     bn = sub.add_parser("bench", help="run a benchmark on the local stack (see benchmarks/README.md)")
-    bn.add_argument("name", choices=["suite", "validation", "jobs"])
+    bn.add_argument("name", choices=["suite", "validation", "jobs", "rules"])
     bn.add_argument("--size", type=_positive, default=100_000,
-                    help="validation, jobs: records to push through (default 100000)")
+                    help="validation, jobs, rules: records to push through (default 100000)")
+    bn.add_argument("--profile", action="store_true", help="rules: also print cProfile's 25 costliest functions")
     bn.add_argument("--systems", type=_names, default=["suite", "passthrough", "peer"],
                     help="suite: the systems to measure, comma-separated (default suite,passthrough,peer)")
     bn.add_argument("--rates", type=_rates, default=[250, 500, 1000, 2000, 5000, 10000],

@@ -150,3 +150,24 @@ def test_timeout_alerts_are_timed_apart_from_the_steps_latency():
     assert sorted(step.latencies_ms) == [800.0, 1200.0]  # the deadline-driven alert is not in them
     assert step.by_output == {"scm.alerts.eta ETA_VARIANCE": [800.0], "scm.alerts.eta STALE_TRACKING": [90_000.0],
                               "bench.passthrough": [1200.0]}
+
+
+def test_the_rules_replay_drives_cores_rules_as_the_bounded_jobs_do():
+    # the replay's alerts are the reference's (the rules applied per instant in event
+    # time, benchmarks/peer/reference.py), so what it times is the work the operators do
+    from benchmarks import rules
+    from benchmarks.peer import reference
+    from supplyflow import config
+    from testdata import generator
+
+    records = generator.generate("demo", seed=7, size=3000).records
+    result = rules.replay(records, config.settings())
+    expected = reference.flink_reference(records)
+    types = {a["alert_type"] for a in expected}
+    assert {"ETA_VARIANCE", "LATE_DELIVERY", "COUNT_VARIANCE"} <= types
+    assert {a["alert_id"] for a in result["alerts"] if a["alert_type"] in types} == {a["alert_id"] for a in expected}
+    assert result["per-location"]["events"] > result["per-line"]["events"] // 4  # movements and on-order rows
+    assert all(result[stage]["ns"][part] > 0 for stage in ("per-line", "per-location") for part in rules.PARTS)
+    # each instant with events fires once; rule deadlines (ETA's stale tracking) fire without
+    line = result["per-line"]["ns"]
+    assert 0 < line["instants"] <= result["per-line"]["events"] and line["timer-only"] > 0
