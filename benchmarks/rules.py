@@ -41,15 +41,15 @@ def _per_line_events(records) -> tuple[dict, list]:
     locations: list = []
     for topic, ev in accepted:
         if topic == config.PURCHASE_ORDERS:
-            lines[line_events_key(ev)].append(logic.po_line_event(ev))
+            lines[_line_key(ev["po_id"], ev["po_line"])].append(logic.po_line_event(ev))
         elif topic == config.SHIPMENT_EVENTS:
-            lines[line_events_key(ev)].append(logic.shipment_line_event(ev))
+            lines[_line_key(ev["po_id"], ev["po_line"])].append(logic.shipment_line_event(ev))
         elif topic == config.INVENTORY_MOVEMENTS:
             mv = logic.movement_event(ev)
             locations.append(mv)
             if mv["event_type"] == "RECEIPT" and mv["ref_id"] in shipment_line:
                 po_id, po_line = shipment_line[mv["ref_id"]]
-                lines[f"{po_id}#{po_line}"].append(logic.receipt_line_event(mv, po_id, po_line))
+                lines[_line_key(po_id, po_line)].append(logic.receipt_line_event(mv, po_id, po_line))
         else:
             pl = logic.policy_event(ev)
             pl["policy"] = line_events._dumps(pl["policy"])  # JSON_OBJECT in SQL
@@ -57,8 +57,9 @@ def _per_line_events(records) -> tuple[dict, list]:
     return lines, locations
 
 
-def line_events_key(ev: dict) -> str:
-    return f"{ev.get('po_id')}#{ev.get('po_line')}"
+def _line_key(po_id, po_line) -> str:
+    """The per-line key, as line_events.key_of builds it in SQL (NULL as 'None')."""
+    return f"{po_id}#{po_line}"
 
 
 def _typed(rule_sets) -> dict:
@@ -99,7 +100,7 @@ def replay_stage(rule_sets, by_key: dict, final_wm: int, clock: dict) -> list:
             tb = ns()
             state = loads(stored) if stored else None
             t1 = ns()
-            pending.sort(key=lambda e: (line_events.KINDS.index(e["kind"]), e.get("version") or 0, e["event_id"]))
+            pending.sort(key=line_events.instant_order)
             state, due, out = line_events.fire_all(rule_sets, state, pending, timestamp, timestamp <= final_wm, 0)
             for t in due:
                 if t not in fired:

@@ -115,6 +115,11 @@ class RuleSet:
     kinds: tuple[str, ...] | None = None
 
 
+def instant_order(event: dict) -> tuple:
+    """The order of one instant's events: by kind (KINDS), then PO version, then event_id."""
+    return KINDS.index(event["kind"]), event.get("version") or 0, event["event_id"]
+
+
 def fire(rules, state: dict | None, pending: list[dict], timestamp: int, time_passed: bool,
          now_ms: int) -> tuple[dict | None, list[int], list[tuple[str, dict]]]:
     """One timer of one key at event time `timestamp`, for one job's `rules`: apply the
@@ -224,7 +229,7 @@ def _process_function(rule_sets: list[RuleSet], final_wm: int | None, fault_mark
             end_of_input = timers.current_watermark() >= MAX_WATERMARK
             # did event time really pass `timestamp`, or did the bounded input just end?
             time_passed = not end_of_input or (final_wm is not None and timestamp <= final_wm)
-            pending.sort(key=lambda e: (KINDS.index(e["kind"]), e.get("version") or 0, e["event_id"]))
+            pending.sort(key=instant_order)
             if fault_marker:
                 _fail_once(pending, fault_marker)
             state, due, out = fire_all(rule_sets, _loads(stored) if stored else None, pending, timestamp,

@@ -59,8 +59,8 @@ class MatchingRules:
     def apply(self, book: dict, event: dict) -> list[int]:
         """A shipment's first event arms the orphan timer, unless the line is known:
         mark_orphans never marks a shipment of a known line (its versions only grow), so
-        that timer would only fire to emit the same rows again (a fifth of the per-line
-        operator's firings on the demo mix, benchmarks/README.md)."""
+        that timer would only fire to emit the same rows again (a quarter of the per-line
+        operator's timer-only firings on the demo mix, benchmarks/README.md)."""
         if line_book.apply_event(book, event) and line_book.line_at(book) is None:
             return [event["event_time"] + self.orphan_after_ms]
         return []
@@ -71,8 +71,8 @@ class MatchingRules:
     def emit(self, book: dict, trigger: dict, now_ms: int) -> dict[str, list[dict]]:
         """The line's row and its shipments' rows, each when it changed since it was last
         emitted (an upsert of an unchanged row would only move updated_at; about a third
-        of the shipment rows at every event of a line with several shipments, a quarter
-        of the line rows), and new alerts."""
+        of the shipment rows at every event of a line with several shipments, and the
+        line's row at a timer that changed nothing), and new alerts."""
         out = line_book.evaluate(book, trigger, now_ms)
         for kind in ("po_lines", "shipments"):
             for doc in out[kind]:
@@ -80,18 +80,9 @@ class MatchingRules:
                 if kind == "shipments":
                     doc.update(current_eta=doc.pop("eta", None), last_event_time=doc.pop("last_time", None))
         emitted = book.setdefault("emitted", {})  # shipment_id -> digest of its last row
-        changed = []
-        for doc in out["shipments"]:
-            digest = _digest(doc)
-            if emitted.get(doc["shipment_id"]) != digest:
-                emitted[doc["shipment_id"]] = digest
-                changed.append(doc)
-        out["shipments"] = changed
-        if out["po_lines"]:
-            digest = _digest(out["po_lines"][0])
-            if book.get("emitted_line") == digest:
-                out["po_lines"] = []
-            book["emitted_line"] = digest
+        out["shipments"] = [doc for doc in out["shipments"] if _changed(emitted, doc["shipment_id"], doc)]
+        line = book.setdefault("emitted_line", {})  # the line's own, apart from any shipment_id
+        out["po_lines"] = [doc for doc in out["po_lines"] if _changed(line, "row", doc)]
         return out
 
     def expiry(self, book: dict) -> int | None:
@@ -105,6 +96,15 @@ def _digest(row: dict) -> str:
     except orjson.JSONEncodeError:  # an integer beyond 64 bits: never fail on input
         text = json.dumps(row, sort_keys=True).encode()
     return hashlib.blake2b(text, digest_size=8).hexdigest()
+
+
+def _changed(emitted: dict, key: str, row: dict) -> bool:
+    """Whether `row` differs from the last one emitted under `key`; records it in `emitted`."""
+    digest = _digest(row)
+    if emitted.get(key) == digest:
+        return False
+    emitted[key] = digest
+    return True
 
 
 ALERT_TYPES = ("ORPHAN_SHIPMENT", "SKU_MISMATCH", "SHIPMENT_ON_CANCELLED_PO", "OVER_SHIPMENT")
