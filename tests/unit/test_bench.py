@@ -27,6 +27,19 @@ def test_a_step_whose_lag_grows_is_not_held():
     assert not step.held
 
 
+def test_a_step_that_falls_behind_slowly_over_five_minutes_is_not_held():
+    # the suite of 2026-12-04 evening at 1,000/s: +31 records/s under the commits' sawtooth
+    sawtooth = [(t, 4000 + (t % 5) * 1500) for t in range(0, 300, 2)]
+    falling = _step(1000, [(t, n + 31 * t) for t, n in sawtooth], seconds=300.0)
+    assert falling.lag_growth == pytest.approx(9300, rel=0.1)
+    assert falling.final_lag < harness.HOLD_BACKLOG_S * 1000 * 2  # not caught by the backlog rule
+    falling.stages = 2
+    assert not falling.keeps_up and harness.ends_steps(falling)
+    steady = _step(1000, sawtooth, seconds=300.0)
+    steady.stages = 2
+    assert abs(steady.lag_growth) < harness.HOLD_GROWTH_S * 1000 and steady.held
+
+
 def test_a_large_backlog_or_a_slow_producer_is_not_held():
     assert not _step(1000, [(t, 20_000) for t in range(0, 100, 2)]).held  # flat, but 20 s behind
     assert not _step(1000, [(t, 0) for t in range(0, 100, 2)], produced=50_000).held  # producer reached 500/s
