@@ -88,6 +88,15 @@ class FlinkSystem:
         return [job["jid"] for name, job in self.cluster.jobs().items() if name in names
                 and (job["state"] not in ENDED_STATES if or_starting else job["state"] == "RUNNING")]
 
+    def placement(self) -> dict[str, int]:
+        """How many TaskManagers each job's running subtasks are on, and how many the jobs
+        share (each TaskManager embeds one Python interpreter: jobs on one share its GIL)."""
+        from supplyflow import runner
+
+        tms = self.cluster.placement({runner.job_name(j, self.settings): j for j in self.jobs})
+        shared = len(set.intersection(*tms.values())) if len(tms) > 1 else 0
+        return {**{job: len(t) for job, t in tms.items()}, "shared": shared}
+
     def state(self) -> dict[str, int]:
         """Each job's state: the size of its last completed checkpoint (the full state, also
         when checkpoints are incremental)."""
@@ -185,8 +194,10 @@ def measure(name: str, settings: config.Settings, records, rates: list[int], sec
     print(f"== {name}: namespace {ns.namespace}", flush=True)
     if isinstance(system, FlinkSystem):
         _fresh_cluster(settings)  # fresh JVMs for each system, none inheriting another's heap or code
+    placement = None
     try:
         system.start()
+        placement = system.placement() if isinstance(system, FlinkSystem) else None
         steps = harness.run_steps(ns, harness.inputs(ns, records), rates, seconds, system.groups(),
                                   system.outputs, system.trigger_field, harness.ProcessCost(system.pids),
                                   progress=lambda line: print(f"  {line}", flush=True), stages=system.stages)
@@ -197,7 +208,8 @@ def measure(name: str, settings: config.Settings, records, rates: list[int], sec
     held = [s for s in steps if s.held]
     return {"system": name, "namespace": ns.namespace, "steps": [s.summary() for s in steps],
             "sustained_rate": max((s.rate for s in held), default=0),
-            "state_bytes": sum(state.values()), "state_by_job": state}
+            "state_bytes": sum(state.values()), "state_by_job": state,
+            **({"taskmanagers_by_job": placement} if placement else {})}
 
 
 def main(settings: config.Settings, systems: list[str], rates: list[int], seconds: float,

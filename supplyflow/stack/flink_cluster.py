@@ -17,6 +17,7 @@ from supplyflow.errors import SupplyflowError
 from supplyflow.runner import python_path
 
 REST_PORT = 8081
+TASKMANAGERS = 2  # one embedded Python interpreter (and GIL) each, see flink-conf/config.yaml
 ENDED_STATES = ("CANCELED", "FINISHED", "FAILED")  # a Flink job in these is gone for good
 
 
@@ -75,6 +76,18 @@ class FlinkCluster:
             out[job["name"]] = job
         return out
 
+    def placement(self, labels: dict[str, str]) -> dict[str, set[str]]:
+        """label -> the TaskManagers the running subtasks of the newest running job of each
+        name in `labels` (Flink job name -> label) are on."""
+        out: dict[str, set[str]] = {}
+        for name, job in self.jobs().items():
+            if name in labels and job["state"] == "RUNNING":
+                for vertex in self.rest(f"/jobs/{job['jid']}")["vertices"]:
+                    for sub in self.rest(f"/jobs/{job['jid']}/vertices/{vertex['id']}")["subtasks"]:
+                        if sub.get("status") == "RUNNING":
+                            out.setdefault(labels[name], set()).add(sub.get("taskmanager-id") or sub.get("endpoint"))
+        return out
+
     def completed_checkpoints(self, jid: str) -> int:
         """How many checkpoints of the job have completed."""
         return self.rest(f"/jobs/{jid}/checkpoints")["counts"]["completed"]
@@ -122,23 +135,27 @@ class FlinkCluster:
         return pids
 
     def start(self) -> str:
-        """Start the JobManager and a TaskManager; with the JobManager up, start a TaskManager
-        only if none is alive (one lost to a crash: the local stand-in for a supervisor)."""
+        """Start the JobManager and TASKMANAGERS TaskManagers; with the JobManager up, start
+        the TaskManagers missing (lost to a crash: the local stand-in for a supervisor)."""
         if self._pids("standalonesession") and self.overview():
-            if self._pids("taskexecutor"):
-                return "already running"
-            self._script("taskmanager.sh", "start")
-            return "already running; its lost TaskManager restarted"
+            lost = self._start_taskmanagers()
+            return f"already running; {lost} lost TaskManager(s) restarted" if lost else "already running"
         if procs.port_open("localhost", REST_PORT):
             raise SupplyflowError(f"port {REST_PORT} is already taken by another process: stop it and retry")
         self._script("jobmanager.sh", "start")
-        if not self._pids("taskexecutor"):  # a TaskManager that outlived its JobManager registers again
-            self._script("taskmanager.sh", "start")
+        self._start_taskmanagers()  # a TaskManager that outlived its JobManager registers again
         procs.wait_until(
-            lambda: (self.overview() or {}).get("taskmanagers", 0) >= 1, 120, "Flink cluster",
+            lambda: (self.overview() or {}).get("taskmanagers", 0) >= TASKMANAGERS, 120, "Flink cluster",
             f"see the logs in {self.home / 'log'}",
         )
         return f"started (REST http://localhost:{REST_PORT})"
+
+    def _start_taskmanagers(self) -> int:
+        """Start as many TaskManagers as are missing from TASKMANAGERS; returns how many."""
+        missing = max(TASKMANAGERS - len(self._pids("taskexecutor")), 0)
+        for _ in range(missing):
+            self._script("taskmanager.sh", "start")
+        return missing
 
     def stop(self) -> str:
         if not (self._pids("standalonesession") or self._pids("taskexecutor")):
