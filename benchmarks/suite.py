@@ -284,7 +284,7 @@ def report(results: dict) -> str:
     lines = [f"{results['seconds_per_step']:.0f} s per step, parallelism {results['parallelism']}, "
              f"{results['cpus']} CPUs, exactly-once everywhere, Flink checkpoints every "
              f"{results.get('checkpoint_interval', '5 s')}", "",
-             "| system | input/s | achieved/s | held | lag growth/s | final lag | p50 ms | p95 ms | p99 ms "
+             "| system | input/s | achieved/s | held | lag slope/s | final lag | p50 ms | p95 ms | p99 ms "
              "| CPU s / M events | peak RSS MB | harness cores | steal % |", "|" + "---|" * 13]
     for name, system in results["systems"].items():
         for s in system["steps"]:
