@@ -18,6 +18,17 @@ only from the outside:
   this consumer sees it (`trigger_event_id`, or `event_id` for the pass-through);
 - **cost**: CPU seconds (user + system, children included) and resident memory of the
   system's processes, from /proc.
+
+The harness runs on the machine it measures, so it must take little of it. Its producer
+and output reader use confluent-kafka (librdkafka: batching, requests, fetching and
+checksums in C threads outside the GIL; the Python left is one produce() call per record
+and one orjson parse per output). Measured 2026-12-06 on this 2-core machine, 20 s at
+each rate, demo-mix records, throwaway topics: the producer alone reached 25,000/s on
+0.10 of a core and 40,000/s on 0.13, where kafka-python's took 0.83 of a core for
+25,000/s and reached only 28,556/s of 40,000 on 0.99 (GIL-bound); producing and reading
+every record back, as for the pass-through, 0.15 of a core at 10,000/s against 0.58,
+and 0.22 at 25,000/s, 0.34 at 40,000/s. LagMonitor still uses kafka-python (a few
+requests every 2 s).
 """
 
 from __future__ import annotations
@@ -27,11 +38,15 @@ import os
 import statistics
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import orjson
+
 from supplyflow import config
+from supplyflow.errors import SupplyflowError
 
 LAG_EVERY_S = 2.0
 HOLD_GROWTH_S = 5.0  # input seconds the lag may grow by over a step (slope x step length) and be held
@@ -155,13 +170,53 @@ def field_of(value: bytes | None, name: str) -> str | None:
 
 
 def fields_of(value: bytes | None, *names: str) -> list[str | None]:
-    """String fields of a JSON object record, parsed once (see field_of)."""
-    try:
-        doc = json.loads(value)
-        found = [doc.get(name) for name in names]
-    except (ValueError, AttributeError, TypeError, RecursionError):
+    """String fields of a JSON object record, parsed once (see field_of); never raises.
+
+    orjson parses what it can (1.5 µs for a 400-byte alert against 4.8 µs with json.loads);
+    only what it rejects (1.4 % of the demo mix's records) goes to json.loads as before,
+    so the answer stays json.loads's: it still reads the NaN, UTF-16, BOM and
+    lone-surrogate records orjson refuses, and still refuses the 5,000-digit numbers and
+    deep nesting (the two agreed on every field of 345,490 records of the demo mix). Only
+    top-level fields count, as before."""
+    if value is None:  # a tombstone
         return [None] * len(names)
-    return [v if isinstance(v, str) else None for v in found]
+    try:
+        doc = orjson.loads(value)
+    except ValueError:  # orjson.JSONDecodeError, also for a value that is not bytes or str
+        try:
+            doc = json.loads(value)
+        except (ValueError, TypeError, RecursionError):
+            return [None] * len(names)
+    if not isinstance(doc, dict):
+        return [None] * len(names)
+    return [v if isinstance(v := doc.get(name), str) else None for name in names]
+
+
+# The project's Kafka client settings (Settings.kafka_client_config: kafka-python's
+# keys) and the librdkafka property each one is for confluent-kafka.
+LIBRDKAFKA_KEYS = {
+    "bootstrap_servers": "bootstrap.servers",
+    "security_protocol": "security.protocol",
+    "sasl_mechanism": "sasl.mechanism",
+    "sasl_plain_username": "sasl.username",
+    "sasl_plain_password": "sasl.password",
+    "ssl_cafile": "ssl.ca.location",
+}
+
+
+def librdkafka_config(kafka_python: dict[str, object]) -> dict[str, str]:
+    """kafka-python client settings as librdkafka properties. A setting without a
+    translation here is an error rather than silently dropped (a forgotten SASL or SSL
+    setting would connect in plaintext or not at all); it is named by its key, never its
+    value, which may be a secret."""
+    props: dict[str, str] = {}
+    for key, value in kafka_python.items():
+        prop = LIBRDKAFKA_KEYS.get(key)
+        if prop is None:
+            raise ValueError(f"the Kafka setting {key!r} has no librdkafka property in benchmarks/harness.py "
+                             f"(LIBRDKAFKA_KEYS)")
+        props[prop] = ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+    return props
 
 
 # Alerts raised because event time passed a deadline, not by their trigger event: their
@@ -254,34 +309,64 @@ class LagMonitor(threading.Thread):
 
 
 class OutputWatcher(threading.Thread):
-    """Reads the output topics read_committed and times each output against its trigger."""
+    """Reads the output topics read_committed and times each output against its trigger.
+
+    confluent-kafka (librdkafka): fetching, decompression and CRC checks run in librdkafka's
+    own threads, outside this process's GIL, which the paced producer needs."""
 
     def __init__(self, settings: config.Settings, topics: list[str], sent: dict[str, float], trigger_field: str):
         super().__init__(daemon=True)
         self.settings, self.topics, self.sent, self.trigger_field = settings, topics, sent, trigger_field
         self.timed: list[tuple[float, float, str, str | None]] = []  # (send time, latency ms, topic, alert type)
         self.seen = 0
+        self.errors = 0  # consumer errors (a partition or broker failing), the first in first_error
+        self.first_error: str | None = None
         self.stopping = threading.Event()
 
+    def consumer(self):
+        from confluent_kafka import Consumer
+
+        return Consumer({
+            **librdkafka_config(self.settings.kafka_client_config()),
+            "client.id": "supplyflow-bench-outputs",
+            # confluent-kafka requires a group.id; this one is never joined (partitions are
+            # assigned) and never committed to, so the broker keeps nothing of it
+            "group.id": f"supplyflow-bench-outputs-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "isolation.level": "read_committed",  # as a subscriber reads our exactly-once outputs
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 50,  # as the kafka-python reader had (fetch_max_wait_ms=50)
+        })
+
     def run(self) -> None:
-        from kafka import TopicPartition
+        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
-        from supplyflow import kafka_io
-
-        consumer = kafka_io.read_committed_consumer(self.settings, fetch_max_wait_ms=50)
+        consumer = self.consumer()
         try:
-            tps = [TopicPartition(t, p) for t in self.topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+            tps = []
+            for topic in self.topics:
+                meta = consumer.list_topics(topic, timeout=30).topics.get(topic)
+                partitions = sorted(meta.partitions) if meta is not None and meta.error is None else []
+                tps += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
             consumer.assign(tps)
-            consumer.seek_to_beginning(*tps)
+            sent, trigger_field, timed = self.sent, self.trigger_field, self.timed
             while not self.stopping.is_set():
-                for batch in consumer.poll(timeout_ms=100).values():
-                    now = time.time()
-                    for record in batch:
-                        self.seen += 1
-                        trigger, alert_type = fields_of(record.value, self.trigger_field, "alert_type")
-                        sent = self.sent.get(trigger)
-                        if sent is not None:
-                            self.timed.append((sent, (now - sent) * 1000, record.topic, alert_type))
+                first = consumer.poll(0.1)  # returns at the first record (consume() waits for a full batch)
+                if first is None:
+                    continue
+                batch = [first, *consumer.consume(1000, 0)]  # and what else is there already
+                now = time.time()
+                for msg in batch:
+                    if msg.error() is not None:
+                        self.errors += 1
+                        self.first_error = self.first_error or str(msg.error())
+                        continue
+                    self.seen += 1
+                    trigger, alert_type = fields_of(msg.value(), trigger_field, "alert_type")
+                    at = sent.get(trigger)
+                    if at is not None:
+                        timed.append((at, (now - at) * 1000, msg.topic(), alert_type))
         finally:
             consumer.close()
 
@@ -316,14 +401,79 @@ def _own_cpu_s() -> float:
     return times.user + times.system
 
 
-def _producer(settings: config.Settings):
-    from kafka import KafkaProducer
+class PacedProducer:
+    """The harness's producer: confluent-kafka (librdkafka). Its batching, requests and
+    delivery reports run in librdkafka's C threads, outside this process's GIL, so the
+    Python left per record is one produce() call: kafka-python's sender thread, record
+    encoding and pure-Python murmur2 partitioner held the GIL instead (in a suite step at
+    20,000/s it reached about 17,100/s on ~0.95 core).
 
-    # linger 20 ms: each wake-up of kafka-python's sender costs the harness CPU the system
-    # measured beside it then lacks (750 records/s cost 0.25-0.30 cores at 5 ms, 0.16 at
-    # 20 ms); a record waits at most that long after its send time is taken, which counts
-    # against the system, not for it.
-    return KafkaProducer(**settings.kafka_client_config(), acks="all", linger_ms=20, batch_size=512 * 1024)
+    The records go where kafka-python sent them (the Java client's murmur2 partitioner,
+    random for records without a key) with the same guarantees (acks=all, idempotent).
+    Delivery errors are counted (only errors are reported, so the report queue stays
+    empty); check() raises if there were any."""
+
+    def __init__(self, settings: config.Settings, **overrides: object):
+        from confluent_kafka import Producer
+
+        self.failed = 0
+        self.first_failure: str | None = None
+        self._producer = Producer({
+            **librdkafka_config(settings.kafka_client_config()),
+            "client.id": "supplyflow-bench-harness",
+            "acks": "all",
+            "enable.idempotence": True,  # as the kafka-python producer was (its enable_idempotence default)
+            "partitioner": "murmur2_random",  # kafka-python's and the Java client's placement of keys
+            # linger 20 ms: each request costs CPU the system measured beside it then lacks.
+            # With kafka-python it was its sender thread's wake-ups (750 records/s cost
+            # 0.25-0.30 cores at 5 ms, 0.16 at 20 ms); with librdkafka mostly the broker's
+            # (at 25,000/s: harness 0.10 + broker 0.11 cores at 20 ms, 0.13 + 0.20 at 5 ms).
+            # A record waits at most that long after its send time is taken, which counts
+            # against the system, not for it.
+            "linger.ms": 20,
+            "batch.size": 512 * 1024,
+            "delivery.report.only.error": True,
+            "on_delivery": self._delivered,
+            **overrides,
+        })
+        self.produce = self._producer.produce  # (topic, value, key): the C method itself, no wrapper
+        self.poll = self._producer.poll
+
+    def _delivered(self, err, msg) -> None:
+        if err is not None:
+            self.failed += 1
+            if self.first_failure is None:
+                self.first_failure = f"{msg.topic()}: {err.str()}"
+
+    def send_when_room(self, r: Input) -> None:
+        """Produce `r` once librdkafka's queue has room again (produce() raised BufferError)."""
+        while True:
+            self._producer.poll(0.005)
+            try:
+                self._producer.produce(r.topic, r.value, r.key)
+                return
+            except BufferError:
+                continue
+
+    def flush(self) -> None:
+        """Until every record is delivered or failed (in steps, so Ctrl-C can stop it)."""
+        while self._producer.flush(1.0):
+            pass
+
+    def check(self) -> None:
+        """Raise if a record could not be delivered: the step did not send its rate."""
+        if self.failed:
+            raise SupplyflowError(f"the harness's producer could not deliver {self.failed:,} records "
+                                  f"(the first: {self.first_failure}); the step's input is incomplete")
+
+    def close(self) -> None:
+        """Drop what is still queued (after flush() nothing is) and wait briefly for what is in flight."""
+        self._producer.purge(in_queue=True, in_flight=False)
+        self._producer.flush(5.0)
+
+
+def _producer(settings: config.Settings) -> PacedProducer:
+    return PacedProducer(settings)
 
 
 def run_steps(settings: config.Settings, records: list[Input], rates: list[int], seconds: float,
@@ -356,6 +506,7 @@ def run_steps(settings: config.Settings, records: list[Input], rates: list[int],
             flushing = time.time()
             producer.flush()
             ended = time.time()
+            producer.check()
             step = StepResult(rate=rate, started=started, ended=ended, produced=len(step_records),
                               cpu_s=cost.cpu_s() - cpu_before, harness_cpu_s=_own_cpu_s() - own_before,
                               stages=stages, steal_share=steal_between(host_before, host_cpu_times()),
@@ -378,6 +529,8 @@ def run_steps(settings: config.Settings, records: list[Input], rates: list[int],
         watcher.stopping.set()
         lag.join(10)
         watcher.join(10)
+    if watcher.errors:
+        progress(f"the output reader met {watcher.errors:,} consumer errors (the first: {watcher.first_error})")
     for step in results:
         assign_latencies(step, watcher.timed, settings.namespace)
     return results
@@ -405,9 +558,11 @@ def assign_latencies(step: StepResult, timed: list[tuple[float, float, str, str 
         step.by_output.setdefault(label, []).append(ms)
 
 
-def _paced_send(producer, records: list[Input], rate: int, sent: dict[str, float],
+def _paced_send(producer: PacedProducer, records: list[Input], rate: int, sent: dict[str, float],
                 progress: Callable[[str], None], label: str) -> None:
-    """Send `records` at `rate` per second: each 5 ms, what is due by then."""
+    """Send `records` at `rate` per second: each 5 ms, what is due by then. Each record's
+    send time is taken before it is handed to the producer."""
+    produce, poll = producer.produce, producer.poll
     start = time.monotonic()
     n, last_report = 0, start
     while n < len(records):
@@ -415,12 +570,17 @@ def _paced_send(producer, records: list[Input], rate: int, sent: dict[str, float
         now = time.time()
         while n < due:
             r = records[n]
-            producer.send(r.topic, key=r.key, value=r.value)
+            try:
+                produce(r.topic, r.value, r.key)
+            except BufferError:  # librdkafka's queue is full: wait for room, as kafka-python's send() blocked
+                producer.send_when_room(r)
             if r.event_id is not None:
                 sent[r.event_id] = now
             n += 1
+        poll(0)  # serve the delivery reports (only failures are reported) so they never pile up
         mono = time.monotonic()
         if mono - last_report >= 10:
+            producer.check()
             progress(f"  {label}: {n:,}/{len(records):,} sent ({n / (mono - start):,.0f}/s)")
             last_report = mono
         if n >= due:

@@ -184,3 +184,88 @@ def test_the_rules_replay_drives_cores_rules_as_the_bounded_jobs_do():
     # each instant with events fires once; rule deadlines (ETA's stale tracking) fire without
     line = result["per-line"]["ns"]
     assert 0 < line["instants"] <= result["per-line"]["events"] and line["timer-only"] > 0
+
+
+def test_the_kafka_settings_translate_to_librdkafka_properties():
+    cfg = {"bootstrap_servers": ["b1:9093", "b2:9093"], "security_protocol": "SASL_SSL",
+           "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": "bench", "sasl_plain_password": "s3cret",
+           "ssl_cafile": "/etc/ca.pem"}
+    assert harness.librdkafka_config(cfg) == {
+        "bootstrap.servers": "b1:9093,b2:9093", "security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "bench", "sasl.password": "s3cret", "ssl.ca.location": "/etc/ca.pem"}
+    assert harness.librdkafka_config({"bootstrap_servers": "localhost:9092"}) == {"bootstrap.servers": "localhost:9092"}
+    # a setting it cannot translate fails, named by its key and never by its value
+    with pytest.raises(ValueError, match="ssl_certfile") as failed:
+        harness.librdkafka_config({"bootstrap_servers": ["b:1"], "ssl_certfile": "/secret/path.pem"})
+    assert "/secret/path.pem" not in str(failed.value)
+
+
+def test_every_kafka_setting_of_the_project_has_a_librdkafka_property(monkeypatch):
+    from supplyflow import config
+
+    for name, value in {"SECURITY_PROTOCOL": "SASL_SSL", "SASL_MECHANISM": "PLAIN", "SASL_USERNAME": "u",
+                        "SASL_PASSWORD": "p", "SSL_CAFILE": "/ca.pem"}.items():
+        monkeypatch.setenv(f"SUPPLYFLOW_KAFKA_{name}", value)
+    props = harness.librdkafka_config(config.Settings(kafka_bootstrap="a:1,b:2").kafka_client_config())
+    assert props == {"bootstrap.servers": "a:1,b:2", "security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN",
+                     "sasl.username": "u", "sasl.password": "p", "ssl.ca.location": "/ca.pem"}
+
+
+def test_fields_are_read_cheaply_but_as_json_loads_reads_them():
+    alert = (b'{"alert_type":"ETA_VARIANCE","trigger_event_id":"e-1","details":{"trigger_event_id":"inner"},'
+             b'"po_line":3}')
+    assert harness.fields_of(alert, "trigger_event_id", "alert_type", "po_line", "missing") == [
+        "e-1", "ETA_VARIANCE", None, None]  # top-level strings only; a number is no event id
+    nested_only = b'{"details":{"trigger_event_id":"inner","alert_type":"X"}}'
+    assert harness.fields_of(nested_only, "trigger_event_id", "alert_type") == [None, None]
+    assert harness.fields_of(b'{"event_id":"x","event_id":"y"}', "event_id") == ["y"]  # the last, as json.loads
+    for value in (None, b"", b"not json", b'{"event_id":"x"', b'["event_id"]', b'"event_id"', b"null", b"42",
+                  b'{"event_id":"x"} trailing', b'{"event_id":"x","q":' + b"9" * 5000 + b"}",
+                  b"[" * 5000 + b"]" * 5000, b'{"a":' * 5000 + b"1" + b"}" * 5000, b'{"event_id":"\xff"}',
+                  b'{"event_id":null}', b'{"event_id":7}', b'{"event_id":true}', b'{"event_id":["x"]}',
+                  b'{"event_id":{"id":"x"}}', 42, "not bytes either"):
+        assert harness.fields_of(value, "event_id", "alert_type") == [None, None], value
+    # what orjson refuses and json.loads reads: json.loads's answer, as before
+    assert harness.field_of(b'{"event_id":"x","q":NaN}', "event_id") == "x"
+    assert harness.field_of('{"event_id":"x"}'.encode("utf-16"), "event_id") == "x"
+    assert harness.field_of(b'\xef\xbb\xbf{"event_id":"x"}', "event_id") == "x"
+    assert harness.field_of(b'{"event_id":"\\ud800"}', "event_id") == "\ud800"
+    assert harness.field_of('{"event_id":"é"}', "event_id") == "é"
+
+
+def test_fields_agree_with_json_loads_on_the_scenarios_records():
+    import json
+
+    from testdata import generator
+
+    def reference(value, *names):  # the harness's fields_of until confluent-kafka: json.loads per record
+        try:
+            doc = json.loads(value)
+            found = [doc.get(name) for name in names]
+        except (ValueError, AttributeError, TypeError, RecursionError):
+            return [None] * len(names)
+        return [v if isinstance(v, str) else None for v in found]
+
+    records = generator.generate("faults", seed=3, size=2000).records  # mostly bad records, every kind
+    names = ("event_id", "event_type", "sku", "alert_type")
+    assert all(harness.fields_of(r.value, *names) == reference(r.value, *names) for r in records)
+    assert sum(harness.field_of(r.value, "event_id") is None for r in records) > 100
+
+
+def test_the_producer_reports_records_it_could_not_deliver():
+    import dataclasses
+
+    from supplyflow import config
+    from supplyflow.errors import SupplyflowError
+
+    nowhere = dataclasses.replace(config.Settings(), kafka_bootstrap="127.0.0.1:1")  # no broker: nothing arrives
+    producer = harness.PacedProducer(nowhere, **{"message.timeout.ms": 200, "log_level": 0})
+    try:
+        producer.check()  # nothing failed yet
+        producer.produce("bench.nowhere", b'{"event_id":"x"}', b"k")
+        producer.flush()
+        assert producer.failed == 1 and "bench.nowhere" in producer.first_failure
+        with pytest.raises(SupplyflowError, match="could not deliver 1 records"):
+            producer.check()
+    finally:
+        producer.close()
