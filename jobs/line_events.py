@@ -328,8 +328,30 @@ def in_event_time(t_env, table, key: str, rule_sets: list[RuleSet], final_wm: in
               .process(_process_function(rule_sets, final_wm, os.environ.get("SUPPLYFLOW_INJECT_FAILURE"), typed),
                        output_type=Types.ROW_NAMED(["kind", "doc"], [Types.STRING(), Types.STRING()]))
               .name(uid.replace("/", "-")).uid(uid))
-    register_outputs(t_env, rule_sets, stream, {k: stream.get_side_output(tag) for k, (tag, _) in typed.items()},
+    register_outputs(t_env, rule_sets, stream, {k: side_output(stream, tag) for k, (tag, _) in typed.items()},
                      uid.replace("/", "_").replace("-", "_"), watermarks)
+
+
+def side_output(stream, tag):
+    """The side output `tag` of a Python operator's `stream`, as the typed rows the JVM
+    already holds. PyFlink's `get_side_output` appends an identity Python map
+    (`map(lambda i: i)`), so every side-output row crossed into Python and back once
+    more: in thread mode, where the operator converts each side-output row to the tag's
+    type in the JVM (`SideOutputContext.collectSideOutputById`), that map was a fifth of
+    the per-line operator's thread and two fifths of the per-location one's
+    (benchmarks/README.md). Every Python operator of the suite runs in thread mode
+    (flink-conf). The operator learns its side outputs from the DataStream graph, which
+    the Table API's conversions do not walk, so the tag is registered with it here, as
+    PyFlink's own `PythonConfigUtil.processSideOutput` does."""
+    from pyflink.datastream import DataStream
+    from pyflink.java_gateway import get_gateway
+
+    jvm = get_gateway().jvm
+    j_tag = tag.get_java_output_tag()
+    factory = jvm.org.apache.flink.python.util.PythonConfigUtil.getOperatorFactory(
+        stream._j_data_stream.getTransformation())
+    factory.getOperator().addSideOutputTags(jvm.java.util.Collections.singletonList(j_tag))
+    return DataStream(stream._j_data_stream.getSideOutput(j_tag))
 
 
 def _split(column: str) -> tuple[str, str]:
