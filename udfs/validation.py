@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from supplyflow import contracts
 from udfs import normalize
 from udfs.normalize import Rejected
@@ -166,5 +168,12 @@ class Validator:
 
 
 def to_json(event: dict[str, Any]) -> str:
-    """Compact JSON of a normalized event (field order of the schema)."""
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON of a normalized event (field order of the schema). orjson: with the
+    standard library's encoder this was about a tenth of the edge's Python per record
+    (py-spy, 2026-12-06). What orjson refuses goes through the standard library as
+    before, so input never fails the job and the payload stays what it was: integers
+    beyond 64 bits, and strings with lone surrogates (a JSON escape such as \\ud800)."""
+    try:
+        return orjson.dumps(event).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
