@@ -309,13 +309,15 @@ def keyed(t_env, table, key: str):
 
 
 def in_event_time(t_env, table, key: str, rule_sets: list[RuleSet], final_wm: int | None, uid: str,
-                  watermarks: bool = False) -> None:
+                  watermarks: bool = False, slot_group: str | None = None) -> None:
     """Rows of `table`, keyed by the SQL expression `key` (see `keyed`), handed to each
     job's rules of `rule_sets` in event-time order by one keyed operator (uid `uid`).
     Each job's outputs become temporary views (see register_outputs): typed rows for the
     kinds of its `outputs` (typed in Python once, not in SQL with a JSON_VALUE per
     column), (kind, JSON doc) for the others. `watermarks`: the (kind, doc) views carry
-    the operator's watermarks, for a keyed stage that reads them in event time."""
+    the operator's watermarks, for a keyed stage that reads them in event time.
+    `slot_group`: the slot-sharing group of the operator (and of the SQL after it, which
+    inherits it) when it runs on a cluster (see `on_a_cluster`)."""
     from pyflink.common import Types
     from pyflink.datastream import OutputTag
 
@@ -328,8 +330,25 @@ def in_event_time(t_env, table, key: str, rule_sets: list[RuleSet], final_wm: in
               .process(_process_function(rule_sets, final_wm, os.environ.get("SUPPLYFLOW_INJECT_FAILURE"), typed),
                        output_type=Types.ROW_NAMED(["kind", "doc"], [Types.STRING(), Types.STRING()]))
               .name(uid.replace("/", "-")).uid(uid))
+    if slot_group and on_a_cluster(t_env):
+        stream = stream.slot_sharing_group(slot_group)
     register_outputs(t_env, rule_sets, stream, {k: side_output(stream, tag) for k, (tag, _) in typed.items()},
                      uid.replace("/", "_").replace("-", "_"), watermarks)
+
+
+def on_a_cluster(t_env) -> bool:
+    """Whether the job is built for a Flink cluster (`supplyflow submit`, Kubernetes), not
+    for the embedded MiniCluster of `supplyflow run`.
+
+    In thread mode each TaskManager JVM embeds one Python interpreter, so every Python
+    operator of a TaskManager shares one GIL. On a cluster a keyed Python stage can have
+    a slot-sharing group of its own, so that its slot, and with the cluster's slot
+    balancing its TaskManager and interpreter, is not another stage's: core's per-line
+    operator, the suite's bottleneck, waited for the per-location one's GIL (2,000
+    events/s held with them apart, not with them together: benchmarks/README.md). The
+    MiniCluster runs every slot in one JVM and one interpreter, where a group of its own
+    would only ask for more slots."""
+    return t_env.get_config().get("execution.target", "local") != "local"
 
 
 def side_output(stream, tag):

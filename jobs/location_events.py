@@ -138,6 +138,10 @@ class LocationRules:
         return None  # a location's stock is never forgotten
 
 
+# The slot-sharing group of the per-location stage on a cluster: its Python interpreter
+# is then not the per-line stage's (line_events.on_a_cluster). The stage's sinks inherit it.
+LOCATION_SLOTS = "per-location"
+
 ON_ORDER_JOB = "on-order"  # the rules of stage 1, by the name of their outputs' views
 
 
@@ -149,11 +153,12 @@ def on_order_rules(settings: config.Settings) -> line_events.RuleSet:
 def location_stage(t_env, job: str, rule_sets: list[line_events.RuleSet], policies: bool) -> None:
     """Stage 2 in the keyed operator `<job>/per-location`: movements, stage 1's on-order
     changes (the view of ON_ORDER_JOB, with its watermarks) and, with `policies`, the
-    reorder policies, per SKU location through the rules of `rule_sets`."""
+    reorder policies, per SKU location through the rules of `rule_sets`. On a cluster it
+    runs in a slot-sharing group of its own, LOCATION_SLOTS (line_events.on_a_cluster)."""
     on_order = line_events.view_name(ON_ORDER_JOB)
     events = MOVEMENTS + (" UNION ALL " + POLICIES if policies else "") + " UNION ALL " + ON_ORDER.format(view=on_order)
     line_events.in_event_time(t_env, t_env.sql_query(events), line_events.key_of("sku", "warehouse_id", sep="|"),
-                              rule_sets, None, f"{job}/per-location")
+                              rule_sets, None, f"{job}/per-location", slot_group=LOCATION_SLOTS)
 
 
 def declare(t_env, settings: config.Settings, job: str, bounded: bool, rules: LocationRules,

@@ -17,7 +17,7 @@ from supplyflow.errors import SupplyflowError
 from supplyflow.runner import python_path
 
 REST_PORT = 8081
-TASKMANAGERS = 2  # one embedded Python interpreter (and GIL) each, see flink-conf/config.yaml
+TASKMANAGERS = 3  # one embedded Python interpreter (and GIL) each, see flink-conf/config.yaml
 ENDED_STATES = ("CANCELED", "FINISHED", "FAILED")  # a Flink job in these is gone for good
 
 

@@ -265,12 +265,14 @@ def test_the_suite_survives_failures_with_nothing_lost_or_duplicated(namespaces,
     try:
         for job in JOBS:
             run.submit(job, parallelism=1)
-        # at parallelism 1 each job has a TaskManager, and so an embedded Python interpreter
-        # and its GIL, of its own (flink-conf: taskmanager.load-balance.mode)
-        run.wait(lambda: len(run.cluster.placement(run.names)) == len(JOBS), "every job's tasks running")
+        # at parallelism 1 the edge, core and core's per-location stage (a slot-sharing
+        # group of its own) each have a TaskManager, and so an embedded Python interpreter
+        # and its GIL, of their own (flink-conf: taskmanager.load-balance.mode)
+        run.wait(lambda: sum(map(len, run.cluster.placement(run.names).values())) == len(JOBS) + 1,
+                 "every job's tasks running")
         placement = run.cluster.placement(run.names)
-        assert all(len(tms) == 1 for tms in placement.values()), placement
-        assert len(set.union(*placement.values())) == len(JOBS), f"jobs share a TaskManager: {placement}"
+        assert {job: len(tms) for job, tms in placement.items()} == {"edge": 1, "core": 2}, placement
+        assert len(set.union(*placement.values())) == len(JOBS) + 1, f"jobs share a TaskManager: {placement}"
         faults = [(f"TaskManager kill -9 #{k + 1}", run.kill_taskmanager) for k in range(TM_KILLS)]
         faults += [("JobManager kill -9, jobs resubmitted from their latest checkpoints", run.kill_jobmanager),
                    ("Kafka broker kill -9", run.kill_broker),

@@ -17,8 +17,8 @@ def test_flink_cluster_starts_serves_rest_and_stops(stack):
         assert out.returncode == 0, out.stderr
         assert "flink       started" in out.stdout or "flink       already running" in out.stdout
         overview = cluster.overview()
-        assert overview is not None and overview["taskmanagers"] == TASKMANAGERS == 2
-        assert overview["slots-total"] == 4  # 2 x flink-conf/config.yaml taskmanager.numberOfTaskSlots
+        assert overview is not None and overview["taskmanagers"] == TASKMANAGERS == 3
+        assert overview["slots-total"] == 6  # 3 x flink-conf/config.yaml taskmanager.numberOfTaskSlots
         assert cli("stack", "status").stdout.count("REST http://localhost:8081") == 1
     finally:
         cluster.stop()
