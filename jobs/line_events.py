@@ -243,7 +243,9 @@ def _process_function(rule_sets: list[RuleSet], final_wm: int | None, fault_mark
                 else:
                     yield tag, Row(*[convert(doc.get(field)) for field, convert in fields])
             if state is not None:
-                self.state.update(_dumps(state))
+                text = _dumps(state)
+                if text != stored:  # a deadline that changed nothing: no state write
+                    self.state.update(text)
             elif stored:
                 self.state.clear()
 
