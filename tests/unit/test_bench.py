@@ -269,3 +269,24 @@ def test_the_producer_reports_records_it_could_not_deliver():
             producer.check()
     finally:
         producer.close()
+
+
+def test_thread_cpu_is_read_per_thread_name_from_a_thread_dump():
+    from benchmarks import threads
+
+    dump = '''2026-12-06 08:00:00
+Full thread dump OpenJDK 64-Bit Server VM (17.0.15+6 mixed mode, sharing):
+
+"core-per-line -> (*anonymous_datastream_source$3*[27] -> Calc[28]) (1/1)#0" #97 prio=5 os_prio=0 cpu=61234.50ms \
+elapsed=300.10s tid=0x1 nid=0x2 runnable
+   java.lang.Thread.State: RUNNABLE
+
+"kafka-producer-network-thread | producer-1" #101 daemon prio=5 cpu=1.50s elapsed=10.00s tid=0x3 runnable
+"kafka-producer-network-thread | producer-1" #102 daemon prio=5 cpu=500.00ms elapsed=10.00s tid=0x5 runnable
+"VM Thread" os_prio=0 cpu=12.00ms elapsed=300.00s tid=0x7 nid=0x8 runnable
+'''
+    cpu = threads.thread_cpu(dump)
+    assert cpu["core-per-line -> (*anonymous_datastream_source$3*[27] -> Calc[28]) (1/1)#0"] == pytest.approx(61.2345)
+    assert cpu["kafka-producer-network-thread | producer-1"] == pytest.approx(2.0)  # two threads of one name
+    assert cpu["VM Thread"] == pytest.approx(0.012)
+    assert threads.label("core-per-line -> Calc[28] (1/1)#0") == "core-per-line -> Calc[#] (#/#)##"
