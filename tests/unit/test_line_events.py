@@ -162,3 +162,41 @@ def test_the_orphan_timer_is_armed_only_for_a_shipment_of_an_unknown_line():
     assert 10 + rules.orphan_after_ms in timers
     _, _, out = line_events.fire(rules, book, [], 10 + rules.orphan_after_ms, True, 0)
     assert [doc["match_status"] for kind, doc in out if kind == "shipments"] == ["ORPHAN"]
+
+
+class Deadline(Recorder):
+    """Recorder whose one deadline is `timeout` after the key's latest event: each event
+    moves it, and the rules say so (`deadlines`)."""
+
+    def deadlines(self, state):
+        return {state["last"] + self.timeout}
+
+
+def test_a_deadline_the_rules_moved_is_released_unless_another_job_or_the_ttl_needs_it():
+    RuleSet = line_events.RuleSet
+    alone = [RuleSet("stale", Deadline(timeout=10, ttl=15))]
+    state, _, _ = line_events.fire_all(alone, None, [_event("a", 0)], 0, True, 0)
+    held = line_events.deadlines(alone, state)
+    assert held == {"stale": {10}}
+    state, due, _ = line_events.fire_all(alone, state, [_event("b", 5)], 5, True, 0)
+    assert 15 in due and line_events.release(alone, held, state) == [10]
+    # the moved deadline is the TTL timer: kept
+    state, _, _ = line_events.fire_all(alone, None, [_event("a", 0)], 0, True, 0)
+    held = line_events.deadlines(alone, state)
+    state["expiry_timer"] = 10
+    assert line_events.release(alone, held, state) == []
+
+    # two jobs: the other one's timer at the same instant keeps it; its own list loses it
+    both = [RuleSet("stale", Deadline(timeout=10)), RuleSet("orphans", Recorder(timeout=10))]
+    state, _, _ = line_events.fire_all(both, None, [_event("a", 0)], 0, True, 0)
+    held = line_events.deadlines(both, state)
+    state, _, _ = line_events.fire_all(both, state, [_event("b", 5)], 5, True, 0)
+    assert line_events.release(both, held, state) == []
+    only = [RuleSet("stale", Deadline(timeout=10)), RuleSet("orphans", Recorder(), kinds=("MV",))]
+    state, _, _ = line_events.fire_all(only, None, [_event("a", 0)], 0, True, 0)
+    held = line_events.deadlines(only, state)
+    state, _, _ = line_events.fire_all(only, state, [_event("b", 5)], 5, True, 0)
+    assert state["timers"]["stale"] == [10, 15]
+    assert line_events.release(only, held, state) == [10] and state["timers"]["stale"] == [15]
+    # an expired state waits for nothing
+    assert line_events.release(only, {"stale": {15}}, None) == [15]
