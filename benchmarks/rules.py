@@ -68,13 +68,12 @@ def _typed(rule_sets) -> dict:
     }
 
 
-def replay_stage(rule_sets, by_key: dict, final_wm: int, clock: dict, release: bool = True) -> list:
+def replay_stage(rule_sets, by_key: dict, final_wm: int, clock: dict) -> list:
     """One keyed stage over `by_key` (key -> events in arrival order), bounded: the
     outputs as (job, kind, doc). `clock` collects nanoseconds per part (PARTS) and the
     firings: "instants" (a timer with events buffered for it) and "timer-only" (a rule's
     timer with none, each a state read and write in Flink), "idle" the timer-only
-    firings that emitted nothing. `release`: delete the timers the rules let go of, as
-    the operator does (line_events.release)."""
+    firings that emitted nothing."""
     typed = _typed(rule_sets)
     dumps, loads, ns = line_events._dumps, line_events._loads, time.perf_counter_ns
     outputs = []
@@ -89,10 +88,10 @@ def replay_stage(rule_sets, by_key: dict, final_wm: int, clock: dict, release: b
             timers.append(event["event_time"])
         clock["buffer JSON"] += ns() - t0
         heapq.heapify(timers)
-        stored, fired, deleted = None, set(), set()
+        stored, fired = None, set()
         while timers:
             timestamp = heapq.heappop(timers)
-            if timestamp in fired or timestamp in deleted:
+            if timestamp in fired:
                 continue
             fired.add(timestamp)
             t0 = ns()
@@ -102,15 +101,10 @@ def replay_stage(rule_sets, by_key: dict, final_wm: int, clock: dict, release: b
             state = loads(stored) if stored else None
             t1 = ns()
             pending.sort(key=line_events.instant_order)
-            held = line_events.deadlines(rule_sets, state) if release else {}
             state, due, out = line_events.fire_all(rule_sets, state, pending, timestamp, timestamp <= final_wm, 0)
             for t in due:
                 if t not in fired:
-                    deleted.discard(t)
                     heapq.heappush(timers, t)
-            if timestamp <= final_wm:  # as the operator: never once the input ended
-                deleted.update(t for t in line_events.release(rule_sets, held, state)
-                               if t > timestamp and t not in due and t not in buffer)
             t2 = ns()
             clock["idle"] += not pending and not out
             for job, kind, doc in out:
@@ -130,7 +124,7 @@ def replay_stage(rule_sets, by_key: dict, final_wm: int, clock: dict, release: b
     return outputs
 
 
-def replay(records, settings: config.Settings, release: bool = True) -> dict:
+def replay(records, settings: config.Settings) -> dict:
     """Both stages of core over `records`: per stage, events in, outputs and nanoseconds
     per part; and every alert document either stage emitted."""
     RuleSet = line_events.RuleSet
@@ -148,7 +142,7 @@ def replay(records, settings: config.Settings, release: bool = True) -> dict:
     final_wm = max(times) - line_events.OUT_OF_ORDERNESS_MS
     result: dict = {"alerts": []}
     line_clock: dict = defaultdict(int)
-    out = replay_stage(per_line_sets, lines, final_wm, line_clock, release)
+    out = replay_stage(per_line_sets, lines, final_wm, line_clock)
     result["per-line"] = {"events": sum(map(len, lines.values())), "ns": dict(line_clock), "outputs": len(out)}
     result["alerts"] += [doc for _, kind, doc in out if kind == "alerts"]
     by_location: dict = defaultdict(list)
@@ -161,7 +155,7 @@ def replay(records, settings: config.Settings, release: bool = True) -> dict:
                  "sku": doc["sku"], "warehouse_id": doc["warehouse_id"], "qty": doc["open_qty"],
                  "ref_id": doc["line"], "policy": None})
     location_clock: dict = defaultdict(int)
-    out = replay_stage(per_location_sets, by_location, final_wm, location_clock, release)
+    out = replay_stage(per_location_sets, by_location, final_wm, location_clock)
     result["per-location"] = {"events": sum(map(len, by_location.values())), "ns": dict(location_clock),
                               "outputs": len(out)}
     result["alerts"] += [doc for _, kind, doc in out if kind == "alerts"]

@@ -73,15 +73,6 @@ class EtaRules:
         due = eta.stale_due(tracker, self.stale_after_ms)
         return [due] if due is not None else []
 
-    def deadlines(self, state: dict) -> set[int]:
-        """The stale deadlines of shipments still in transit and not yet reported stale."""
-        dues = set()
-        for tracker in state["trackers"].values():
-            due = eta.stale_due(tracker, self.stale_after_ms)
-            if due is not None and tracker["stale_sent_for"] != tracker["last_event_id"]:
-                dues.add(due)
-        return dues
-
     def on_time(self, state: dict, timestamp: int) -> None:
         for sid, tracker in sorted(state["trackers"].items()):
             state["out"].extend(eta.on_time(tracker, sid, timestamp, self.stale_after_ms))

@@ -10,8 +10,6 @@ A job supplies a `LineRules` object (pure Python over a JSON-serializable state 
     on_time(state, timestamp) -> None       event time really passed `timestamp`
     emit(state, trigger, now_ms) -> {kind: [row dict, ...]}
     expiry(state) -> int | None             event time after which the state may go
-    deadlines(state) -> set[int]            optional: the timers of `apply` it still waits
-                                            for; one it no longer does is deleted (release)
 
 End of input is not silence (SPEC §4): when a bounded run ends Flink fires every pending
 timer; which of them real watermarks reached depends on how partitions interleaved. So a
@@ -185,48 +183,6 @@ def fire_all(rule_sets: list[RuleSet], stored: dict | None, pending: list[dict],
     return (stored if subs or owned else None), timers, outputs
 
 
-def deadlines(rule_sets: list[RuleSet], stored: dict | None) -> dict[str, set[int]]:
-    """Per job of a stage whose rules declare `deadlines`, the event times they still wait
-    for in the stage's state `stored` (as fire_all keeps it). Read before a firing, for
-    `release` after it."""
-    if stored is None:
-        return {}
-    subs = {rule_sets[0].job: stored} if len(rule_sets) == 1 else stored["subs"]
-    return {rs.job: set(rs.rules.deadlines(subs[rs.job])) for rs in rule_sets
-            if rs.job in subs and hasattr(rs.rules, "deadlines")}
-
-
-def release(rule_sets: list[RuleSet], held: dict[str, set[int]], state: dict | None) -> list[int]:
-    """The timers no job of the stage needs any more after a firing: deadlines in `held`
-    (`deadlines` before it) that the rules dropped (a shipment's next event moves its
-    stale deadline), that are not the job's TTL timer and that no other job registered.
-    Each would fire for nothing: a state read, a call into Python and a rule pass that
-    emits nothing (an eighth of the per-line stage's firings, benchmarks/README.md). They
-    are taken out of the job's own timers in `state`; the caller deletes them unless
-    events are buffered for that instant."""
-    if not held:
-        return []
-    if state is None:  # the key's state expired: no rule waits for anything
-        return sorted(set().union(*held.values()))
-    now = deadlines(rule_sets, state)
-    if len(rule_sets) == 1:
-        job = rule_sets[0].job
-        return sorted(held.get(job, set()) - now.get(job, set()) - {state.get("expiry_timer")})
-    subs, owned, released = state["subs"], state["timers"], []
-    for job, before in held.items():
-        expiry = subs.get(job, {}).get("expiry_timer")
-        for t in sorted(before - now.get(job, set()) - {expiry}):
-            if any(t in timers for other, timers in owned.items() if other != job):
-                continue
-            mine = [x for x in owned.get(job, []) if x != t]
-            if mine:
-                owned[job] = mine
-            else:
-                owned.pop(job, None)
-            released.append(t)
-    return sorted(set(released))
-
-
 def _fail_once(pending: list[dict], fault_marker: str) -> None:
     for event in pending:
         if event["event_id"] == FAULT_EVENT_ID and not os.path.exists(fault_marker):
@@ -276,15 +232,10 @@ def _process_function(rule_sets: list[RuleSet], final_wm: int | None, fault_mark
             pending.sort(key=instant_order)
             if fault_marker:
                 _fail_once(pending, fault_marker)
-            prior = _loads(stored) if stored else None
-            held = deadlines(rule_sets, prior)
-            state, due, out = fire_all(rule_sets, prior, pending, timestamp, time_passed, int(time.time() * 1000))
+            state, due, out = fire_all(rule_sets, _loads(stored) if stored else None, pending, timestamp,
+                                       time_passed, int(time.time() * 1000))
             for t in due:
                 timers.register_event_time_timer(t)
-            watermark = timers.current_watermark()
-            for t in release(rule_sets, held, state):
-                if t > watermark and t not in due and not self.buffer.contains(t):
-                    timers.delete_event_time_timer(t)
             for job, kind, doc in out:
                 tag, fields = (typed or {}).get((job, kind), (None, None))
                 if tag is None:

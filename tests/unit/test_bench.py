@@ -290,19 +290,3 @@ elapsed=300.10s tid=0x1 nid=0x2 runnable
     assert cpu["kafka-producer-network-thread | producer-1"] == pytest.approx(2.0)  # two threads of one name
     assert cpu["VM Thread"] == pytest.approx(0.012)
     assert threads.label("core-per-line -> Calc[28] (1/1)#0") == "core-per-line -> Calc[#] (#/#)##"
-
-
-def test_deleting_the_deadlines_the_rules_let_go_of_changes_no_output_and_saves_firings():
-    # a shipment's next event moves its stale deadline: the old timer is deleted instead
-    # of firing for nothing (line_events.release); every output stays what it was
-    from benchmarks import rules
-    from supplyflow import config
-    from testdata import generator
-
-    records = generator.generate("demo", seed=11, size=6000).records
-    kept, released = (rules.replay(records, config.settings(), release=flag) for flag in (False, True))
-    assert released["alerts"] and released["alerts"] == kept["alerts"]
-    assert released["per-line"]["outputs"] == kept["per-line"]["outputs"]
-    idle = released["per-line"]["ns"]["idle"]
-    assert idle < kept["per-line"]["ns"]["idle"]
-    assert released["per-line"]["ns"]["timer-only"] < kept["per-line"]["ns"]["timer-only"]
