@@ -3,6 +3,7 @@ JSON codec and the SQL key expression."""
 
 from __future__ import annotations
 
+import collections
 import json
 
 import pytest
@@ -162,3 +163,112 @@ def test_the_orphan_timer_is_armed_only_for_a_shipment_of_an_unknown_line():
     assert 10 + rules.orphan_after_ms in timers
     _, _, out = line_events.fire(rules, book, [], 10 + rules.orphan_after_ms, True, 0)
     assert [doc["match_status"] for kind, doc in out if kind == "shipments"] == ["ORPHAN"]
+
+
+class _KeyedBackend:
+    """Flink's keyed state in miniature: each state object sees the entries of `current`,
+    and every call is counted, as each is a crossing into the JVM."""
+
+    def __init__(self):
+        self.current, self.values, self.maps, self.calls = None, {}, {}, collections.Counter()
+
+    def value_state(self):
+        backend = self
+
+        class Value:
+            def value(self):
+                backend.calls["value"] += 1
+                return backend.values.get(backend.current)
+
+            def update(self, text):
+                backend.calls["update"] += 1
+                backend.values[backend.current] = text
+
+            def clear(self):
+                backend.calls["clear"] += 1
+                backend.values.pop(backend.current, None)
+
+        return Value()
+
+    def map_state(self):
+        backend = self
+
+        class Map:
+            def _map(self):
+                return backend.maps.setdefault(backend.current, {})
+
+            def is_empty(self):
+                backend.calls["is_empty"] += 1
+                return not self._map()
+
+            def items(self):
+                backend.calls["items"] += 1
+                return list(self._map().items())
+
+            def put(self, k, v):
+                backend.calls["put"] += 1
+                self._map()[k] = v
+
+            def remove(self, k):
+                backend.calls["remove"] += 1
+                self._map().pop(k, None)
+
+        return Map()
+
+    def store(self, capacity=10_000):
+        return line_events.KeyStore(self.value_state(), self.map_state(), capacity)
+
+
+def _use(backend, key):
+    """Make `key` the current key, as Flink does before each call of the operator."""
+    backend.current = key
+    return key
+
+
+def test_the_key_store_reads_each_key_once_and_writes_every_change_through():
+    backend = _KeyedBackend()
+    store = backend.store()
+    key = _use(backend, "PO-1#1")
+    store.add(key, _event("a", 5))
+    store.add(key, _event("b", 5))
+    store.add(key, _event("c", 7))
+    assert [e["event_id"] for e in store.take(key, 5)] == ["a", "b"]
+    assert store.stored(key) is None
+    store.save(key, '{"n":1}')
+    store.save(key, '{"n":1}')  # unchanged: not written again
+    assert [e["event_id"] for e in store.take(key, 7)] == ["c"]
+    assert store.take(key, 9) == []  # nothing buffered there: known without asking Flink
+    assert store.stored(key) == '{"n":1}'
+    store.save(key, None)
+    assert backend.calls == {"is_empty": 1, "value": 1, "put": 3, "remove": 2, "update": 1, "clear": 1}
+    assert backend.values == {} and backend.maps == {key: {}}
+
+
+def test_a_new_key_store_finds_what_the_last_one_wrote_as_after_a_restore():
+    backend = _KeyedBackend()
+    before = backend.store()
+    key = _use(backend, "PO-1#1")
+    before.add(key, _event("a", 5))
+    before.save(key, '{"n":1}')
+    after = backend.store()  # Flink opens a new operator on the restored state
+    after.add(key, _event("b", 5))
+    assert [e["event_id"] for e in after.take(key, 5)] == ["a", "b"]
+    assert after.stored(key) == '{"n":1}'
+    assert json.loads(backend.maps[key].get(5, "[]")) == []  # taken: removed from Flink's state too
+
+
+def test_keys_pushed_out_of_the_cache_are_read_again_not_lost():
+    backend = _KeyedBackend()
+    store = backend.store(capacity=2)
+    for n in range(5):
+        key = _use(backend, f"k{n}")
+        store.add(key, _event(f"e{n}", n))
+        store.save(key, f'{{"n":{n}}}')
+    for n in range(5):
+        key = _use(backend, f"k{n}")
+        assert [e["event_id"] for e in store.take(key, n)] == [f"e{n}"]
+        assert store.stored(key) == f'{{"n":{n}}}'
+    assert len(store._texts) <= 3 and len(store._buffers) <= 2
+    # in this order each key was pushed out before it was used again: each read once more
+    # (its state was read a first time when it was first saved)
+    assert backend.calls["items"] == 5 and backend.calls["value"] == 10
