@@ -23,7 +23,6 @@ records it), so Flink restarts from the last checkpoint.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import json
 import os
@@ -197,75 +196,6 @@ def output_label(rule_sets: list[RuleSet], job: str, kind: str) -> str:
     return kind if len(rule_sets) == 1 else f"{job}:{kind}"
 
 
-class KeyStore:
-    """A keyed operator's two states (the key's rule state as JSON text, its events
-    buffered by instant) behind a read cache of the keys used last.
-
-    Every read from Flink's state is a call across the JVM↔Python bridge into RocksDB,
-    and in the per-line operator, the suite's bottleneck, those reads were about a third
-    of its Python time (py-spy, 2026-12-06): each event's instant list read before it is
-    appended, then read again with the key's state when the watermark passes it, usually
-    a few hundred records later. This keeps what the operator last read or wrote for the
-    `capacity` keys used most recently; writes still go to Flink's state at once, so a
-    checkpoint holds exactly what it held before.
-
-    The cache is only a copy of this subtask's own keyed state, which nothing else
-    writes: after a restore, a rescale or a failure, Flink opens a new operator and with
-    it an empty KeyStore. The buffered events are cached as the dicts they were (their
-    values are strings, integers and None, so JSON gives back equal ones), the state as
-    its JSON text, decoded at every firing as before, so the rules see exactly what they
-    saw. A key's buffer is cached whole: on first use it is read entirely (usually only
-    `is_empty`), so a cached key with no entry for an instant has nothing buffered there.
-
-    `value_state` and `map_state` are the operator's ValueState[str] and MapState[int,
-    str], scoped by Flink to the current key, which the caller passes as `key`."""
-
-    def __init__(self, value_state, map_state, capacity: int = 10_000):
-        self.value_state, self.map_state, self.capacity = value_state, map_state, capacity
-        self._texts: collections.OrderedDict = collections.OrderedDict()    # key -> state JSON or None
-        self._buffers: collections.OrderedDict = collections.OrderedDict()  # key -> {instant: [event]}
-
-    def _cached(self, cache: collections.OrderedDict, key, load):
-        try:
-            cache.move_to_end(key)
-            return cache[key]
-        except KeyError:
-            value = cache[key] = load()
-            if len(cache) > self.capacity:
-                cache.popitem(last=False)
-            return value
-
-    def _buffer(self, key) -> dict:
-        return self._cached(self._buffers, key, lambda: {} if self.map_state.is_empty() else {
-            instant: _loads(text) for instant, text in self.map_state.items()})
-
-    def add(self, key, event: dict) -> None:
-        """Buffer `event` under its instant (event_time)."""
-        pending = self._buffer(key).setdefault(event["event_time"], [])
-        pending.append(event)
-        self.map_state.put(event["event_time"], _dumps(pending))
-
-    def take(self, key, instant: int) -> list[dict]:
-        """The events buffered for `instant`, removed from the buffer."""
-        pending = self._buffer(key).pop(instant, None)
-        if pending:
-            self.map_state.remove(instant)
-        return pending or []
-
-    def stored(self, key) -> str | None:
-        """The key's state as JSON text, None when it has none."""
-        return self._cached(self._texts, key, self.value_state.value)
-
-    def save(self, key, text: str | None) -> None:
-        """Replace the key's state with `text` (None: clear it); writes only a change."""
-        if text != self.stored(key):
-            if text is None:
-                self.value_state.clear()
-            else:
-                self.value_state.update(text)
-            self._texts[key] = text
-
-
 def _process_function(rule_sets: list[RuleSet], final_wm: int | None, fault_marker: str | None,
                       typed: dict | None = None):
     """`typed`: (job, kind) -> (OutputTag, [(field, converter)]): those kinds go to their
@@ -275,29 +205,27 @@ def _process_function(rule_sets: list[RuleSet], final_wm: int | None, fault_mark
     from pyflink.datastream import KeyedProcessFunction
     from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
-    def _key(ctx):
-        """The current key: the SQL key string (see `keyed`), which Flink holds as a row of one field."""
-        key = ctx.get_current_key()
-        return key[0] if isinstance(key, Row) and len(key) == 1 else key
-
     class PerKey(KeyedProcessFunction):
         """Per key: buffer events until the watermark passes, apply in event-time order."""
 
         def open(self, runtime_context):
-            self.store = KeyStore(
-                runtime_context.get_state(ValueStateDescriptor("line_state", Types.STRING())),
-                runtime_context.get_map_state(MapStateDescriptor("pending_events", Types.LONG(), Types.STRING())))
+            self.state = runtime_context.get_state(ValueStateDescriptor("line_state", Types.STRING()))
+            self.buffer = runtime_context.get_map_state(
+                MapStateDescriptor("pending_events", Types.LONG(), Types.STRING()))
 
         def process_element(self, row, ctx):
             event = row.as_dict()
-            self.store.add(_key(ctx), event)
+            pending = _loads(self.buffer.get(event["event_time"]) or "[]")
+            pending.append(event)
+            self.buffer.put(event["event_time"], _dumps(pending))
             ctx.timer_service().register_event_time_timer(event["event_time"])
 
         def on_timer(self, timestamp, ctx):
             timers = ctx.timer_service()
-            key = _key(ctx)
-            pending = self.store.take(key, timestamp)
-            stored = self.store.stored(key)
+            stored = self.state.value()
+            pending = _loads(self.buffer.get(timestamp) or "[]")
+            if pending:
+                self.buffer.remove(timestamp)
             end_of_input = timers.current_watermark() >= MAX_WATERMARK
             # did event time really pass `timestamp`, or did the bounded input just end?
             time_passed = not end_of_input or (final_wm is not None and timestamp <= final_wm)
@@ -314,8 +242,12 @@ def _process_function(rule_sets: list[RuleSet], final_wm: int | None, fault_mark
                     yield Row(output_label(rule_sets, job, kind), _dumps(doc))
                 else:
                     yield tag, Row(*[convert(doc.get(field)) for field, convert in fields])
-            # a deadline that changed nothing writes nothing
-            self.store.save(key, None if state is None else _dumps(state))
+            if state is not None:
+                text = _dumps(state)
+                if text != stored:  # a deadline that changed nothing: no state write
+                    self.state.update(text)
+            elif stored:
+                self.state.clear()
 
     return PerKey()
 
