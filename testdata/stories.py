@@ -63,7 +63,7 @@ def purchase_orders(w: World, budget: int) -> None:
         # an out-of-order update goes to a quiet location (see world.py), alone on its PO
         loc = w.pick(quiet=flavor == "ooo_update")
         po_id, supplier = w.next_id("po"), f"SUP-{rng.randint(1, n_suppliers):03d}"
-        tc = w.at(T0 + rng.randint(HOUR, 6 * DAY))
+        tc = w.at(T0 + rng.randint(HOUR, w.horizon - 4 * DAY))
         lines = [(loc, flavor)]
         if flavor != "ooo_update" and len(w.drafts) < budget:  # small scenarios: the flavors alone
             others = [x for x in w.pool(quiet=False, wh=loc.wh) if x.sku != loc.sku]
@@ -211,6 +211,6 @@ def _orphan(w: World) -> None:
     """A shipment whose PO never arrives (its po_id is skipped in the PO sequence)."""
     rng = w.rng
     loc = w.pick()
-    td = w.at(T0 + rng.randint(6 * HOUR, 6 * DAY))
+    td = w.at(T0 + rng.randint(6 * HOUR, w.horizon - 4 * DAY))
     line = Line(w.next_id("po"), 1, "", loc, rng.randrange(24, 480, 24), "CS", td + 3 * DAY)
     _shipment(w, line, line.ea, "orphan", dispatch=td, note="orphan: PO never created")

@@ -22,7 +22,8 @@ from typing import Any
 from supplyflow import config
 from testdata.render import DAY, HOUR, MINUTE, SECOND, T0, Style
 
-HORIZON = 10 * DAY  # movements and PO creations spread over this much event time
+HORIZON = 10 * DAY  # movements and PO creations spread over at least this much event time
+SPACING = 2 * SECOND  # ... and over more in large scenarios: at least this much per valid event
 WAREHOUSES = ("WH-AMS", "WH-BER", "WH-MAD", "WH-WAW")
 FAMILIES = ("BOL", "NUT", "WSH", "CBL", "PMP", "VLV", "FLT", "BRG", "SEL", "GSK")
 SOURCES = {
@@ -81,6 +82,12 @@ class World:
         self._pools: dict[tuple, list[Location]] = {}  # see pool()
         self._first: set[str] = set()  # "first time" features still to guarantee
         self.skus: list[str] = []
+        # Event times are whole seconds, one event each (see at()). A fixed horizon would
+        # fill up in a large scenario: bumped past their slots, events would be laid out in
+        # the order they are generated (PO stories first, movements last), and the mix
+        # would drift along the stream. A horizon that grows with the size keeps the mix
+        # the same from start to end, save for the opening setup and the last days.
+        self.horizon = max(HORIZON, target * SPACING)
 
     # --- ids, times ----------------------------------------------------------------------
     def next_id(self, kind: str) -> str:
@@ -208,7 +215,7 @@ class World:
             if id(loc) in changing:
                 rp = round(loc.policy["reorder_point"] * rng.uniform(1.2, 1.6))
                 changed = dict(loc.policy, reorder_point=rp, order_up_to=max(rp, round(loc.opening * 1.6)))
-                t = self.at(T0 + int(HORIZON * rng.uniform(0.35, 0.65)))
+                t = self.at(T0 + int(self.horizon * rng.uniform(0.35, 0.65)))
                 self.policy_event(loc, t, changed, "policy change mid-stream")
 
     def policy_values(self, loc: Location) -> dict[str, Any]:
@@ -240,7 +247,7 @@ class World:
             src, dst = rng.sample(rng.choice(multi), 2)
             ref = self.next_id("trf")
             ea = max(12, round(src.opening * rng.uniform(0.03, 0.1) / 12) * 12)
-            t_out = self.at(T0 + rng.randint(6 * HOUR, HORIZON - DAY))
+            t_out = self.at(T0 + rng.randint(6 * HOUR, self.horizon - DAY))
             t_in = self.at(t_out + rng.randint(4 * HOUR, 30 * HOUR))
             src.fixed.append((t_out, "TRANSFER_OUT", ea, {"reference_id": ref}, -1))
             dst.fixed.append((t_in, "TRANSFER_IN", ea, {"reference_id": ref}, -1))
@@ -263,7 +270,7 @@ class World:
         n_counts = 0 if loc.quiet else max(1 if n >= 3 or unseen else 0, round(n * 0.1))
         n_adj = max(1 if n >= 5 or (n >= 2 and "neg-adj" not in self._first) else 0, round(n * 0.1))
         kinds = ["CYCLE_COUNT"] * n_counts + ["ADJUSTMENT"] * n_adj + ["ISSUE"] * max(0, n - n_counts - n_adj)
-        plan = [(self.at(T0 + rng.randint(HOUR, HORIZON)), k, 0, {}, -1) for k in kinds]
+        plan = [(self.at(T0 + rng.randint(HOUR, self.horizon)), k, 0, {}, -1) for k in kinds]
         if n_counts and "within 0.2 %" in unseen and loc.opening >= 1500:
             # a count right after the opening balance: stock is high enough for a 0.1 % difference
             plan[0] = (self.at(T0 + rng.randint(2 * HOUR, 3 * HOUR)), "CYCLE_COUNT", 0, {}, -1)

@@ -290,3 +290,20 @@ elapsed=300.10s tid=0x1 nid=0x2 runnable
     assert cpu["kafka-producer-network-thread | producer-1"] == pytest.approx(2.0)  # two threads of one name
     assert cpu["VM Thread"] == pytest.approx(0.012)
     assert threads.label("core-per-line -> Calc[28] (1/1)#0") == "core-per-line -> Calc[#] (#/#)##"
+
+
+def test_the_warm_up_covers_the_opening_setup():
+    # every location's initial policy and opening balance open the scenario; measured
+    # steps start right after the last of them, in the steady mix
+    from supplyflow import config
+    from testdata import generator
+
+    records = generator.generate("demo", seed=7, size=3000).records
+    end = suite.setup_end(records)
+
+    def setup(r) -> bool:
+        return r.expect == "valid" and ("initial policy" in r.note or "opening balance" in r.note)
+
+    assert 20 < end < 0.2 * len(records) and setup(records[end - 1])
+    assert sum(map(setup, records[:end])) > 20 and not any(map(setup, records[end:]))
+    assert any(r.topic == config.SHIPMENT_EVENTS for r in records[end:])

@@ -326,3 +326,30 @@ def test_event_times_are_the_first_free_second_at_or_after_the_wish():
             expected += SECOND
         taken.add(expected)
         assert world.at(wish) == expected
+
+
+def test_a_large_scenario_keeps_its_mix_from_start_to_end(monkeypatch):
+    """Past what HORIZON holds (one event per second), the horizon grows with the size, and
+    every kind of event grows with it: a benchmark's rate steps then read the same mix
+    wherever they start. SPACING is raised here so a small scenario needs the growth."""
+    from testdata import world
+
+    monkeypatch.setattr(world, "SPACING", 120 * world.SECOND)  # 12,000 valid events -> about 16 days
+    records = generator.generate("demo", seed=9, size=12_000).records
+    valid = [json.loads(r.value) for r in records if r.expect == "valid"]
+    times = [_event_ms(e["event_time"]) for e in valid]
+    start = min(times)
+    days = (max(times) - start) / world.DAY
+    assert days > 15  # the grown horizon, not the 10 days of HORIZON
+
+    def shares(lo: float, hi: float) -> Counter:
+        """Kinds of event among those between day `lo` and day `hi`, as shares."""
+        kinds = Counter(e["event_type"] for e, t in zip(valid, times, strict=True)
+                        if lo <= (t - start) / world.DAY < hi)
+        total = sum(kinds.values())
+        return Counter({k: n / total for k, n in kinds.items()})
+
+    # past the opening setup and before the last days (no new PO lines are created then)
+    early, late = shares(2, 6.5), shares(6.5, 11)
+    for kind in ("PO_CREATED", "DISPATCHED", "DELIVERED", "RECEIPT", "ISSUE"):
+        assert early[kind] > 0.02 and 0.6 < late[kind] / early[kind] < 1.6, (kind, early[kind], late[kind])
