@@ -307,3 +307,8 @@ def test_the_warm_up_covers_the_opening_setup():
     assert 20 < end < 0.2 * len(records) and setup(records[end - 1])
     assert sum(map(setup, records[:end])) > 20 and not any(map(setup, records[end:]))
     assert any(r.topic == config.SHIPMENT_EVENTS for r in records[end:])
+    # a large run also lets the first deliveries catch up before it measures
+    steady = suite.steady_start(records)
+    delivered = [i for i, r in enumerate(records) if r.expect == "valid" and r.note.startswith("DELIVERED")]
+    assert end < steady < len(records) and delivered[0] < steady
+    assert sum(i >= steady for i in delivered) > 0.3 * len(delivered)
