@@ -269,7 +269,7 @@ def _workload(settings: config.Settings, size: int) -> list:
     """The demo mix of `size` records (seed 11), generated once and kept under .data/bench
     (large scenarios take minutes to generate); one up to 4x larger kept there serves by
     its first `size` records (they are in produce order). Its mix is the same all along
-    (`testdata.world.SPACING`), after an opening setup the warm-up covers (`setup_end`)."""
+    (`testdata.world.SPACING`) after an opening the warm-up covers (`steady_start`)."""
     import pickle
 
     from testdata import generator
@@ -293,6 +293,7 @@ RAMP_RECORDS = 250_000  # about RAMP_DAYS of a scenario whose horizon grew (test
 def steady_start(records: list) -> int:
     """Where the scenario's mix becomes steady: after its setup, and after RAMP_DAYS of
     event time, when deliveries and receipts of the first PO lines have caught up."""
+    from testdata.render import DAY
     from udfs.normalize import parse_timestamp
 
     setup, first = setup_end(records), None
@@ -301,7 +302,7 @@ def steady_start(records: list) -> int:
             continue
         t = parse_timestamp(json.loads(r.value)["event_time"], "event_time")
         first = t if first is None else first
-        if i >= setup and t >= first + RAMP_DAYS * 86_400_000:
+        if i >= setup and t >= first + RAMP_DAYS * DAY:
             return i
     return len(records)
 
