@@ -310,8 +310,10 @@ def steady_start(records: list) -> int:
 def setup_end(records: list) -> int:
     """How many records the scenario's opening setup spans: every location's initial
     policy and opening balance come first, then the steady mix; measured steps start after."""
+    from testdata.world import INITIAL_POLICY, OPENING_BALANCE
+
     return max((i + 1 for i, r in enumerate(records)
-                if r.expect == "valid" and ("initial policy" in r.note or "opening balance" in r.note)), default=0)
+                if r.expect == "valid" and (INITIAL_POLICY in r.note or OPENING_BALANCE in r.note)), default=0)
 
 
 def _at(system: dict, rate: int) -> dict | None:

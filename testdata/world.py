@@ -35,6 +35,8 @@ SOURCES = {
 _EXTRA_FIELDS = (("x_priority", "HIGH"), ("incoterm", "DAP"), ("tags", ["urgent", "eu"]), ("meta", {"batch": 7}))
 # cycle-count variance profiles: name -> fraction of max(booked, 1) the count is off by
 COUNT_PROFILES = ("exact", "within 0.2 %", "beyond 0.2 %", "beyond 2 %")
+# what every location's opening events say in their notes: its setup, before the steady mix
+INITIAL_POLICY, OPENING_BALANCE = "initial policy", "opening balance"
 
 
 @dataclass
@@ -210,7 +212,7 @@ class World:
         changing = set(id(x) for x in rng.sample(active, max(1, len(active) * 3 // 10)))
         for loc in active:
             loc.policy = self.policy_values(loc)
-            self.policy_event(loc, self.at(T0 + rng.randint(0, 300) * SECOND), loc.policy, "initial policy")
+            self.policy_event(loc, self.at(T0 + rng.randint(0, 300) * SECOND), loc.policy, INITIAL_POLICY)
         for loc in active:
             if id(loc) in changing:
                 rp = round(loc.policy["reorder_point"] * rng.uniform(1.2, 1.6))
@@ -280,7 +282,7 @@ class World:
         on_hand = 0
         for t, kind, ea, extra, delay in sorted(plan + loc.fixed, key=lambda p: p[0]):
             if kind == "OPENING":
-                self.movement(loc, "ADJUSTMENT", t, ea, f"ADJUSTMENT {loc.name} opening balance +{ea}")
+                self.movement(loc, "ADJUSTMENT", t, ea, f"ADJUSTMENT {loc.name} {OPENING_BALANCE} +{ea}")
                 on_hand += ea
             elif kind in ("RECEIPT", "TRANSFER_IN", "TRANSFER_OUT"):
                 sign = -1 if kind == "TRANSFER_OUT" else 1
