@@ -25,6 +25,16 @@ NAME = "core"
 JOBS = (shipment_matching, eta_exceptions, inventory, reorder)  # the jobs it runs, by module
 
 
+def job_config(settings: config.Settings) -> dict[str, str]:
+    """Job-level options. Object reuse: each typed output row of the keyed stages fans out
+    to its table, its topic and (alerts) a counting sink per alert type, chained in the
+    stage's thread, and without reuse Flink copies the row for every consumer but the last
+    (`RowDataSerializer.copy`, as in the edge, jobs/edge.py). Every operator here is Flink
+    SQL, a conversion into or out of Python (which copies anyway) or a sink, and each
+    consumes a row before it returns (the JDBC sink copies what it buffers when reuse is on)."""
+    return {"pipeline.object-reuse": "true"}
+
+
 def build(t_env, settings: config.Settings, bounded: bool):
     """Declare the sources once, the two shared keyed stages and every job's sinks; returns the StatementSet."""
     RuleSet = line_events.RuleSet
