@@ -35,3 +35,12 @@ def test_kubernetes_manifest_deploys_every_job_from_the_cluster_entry():
         args = d["spec"]["job"]["args"]
         assert args[:2] == ["-py", "/opt/supplyflow/jobs/cluster_entry.py"]
         assert (config.ROOT / "jobs" / "cluster_entry.py").is_file()
+
+
+def test_every_deployed_job_shares_rows_among_its_chained_consumers():
+    """Object reuse, where a row fans out to many chained sinks (the edge's verdicts, core's
+    typed outputs): without it Flink copies each row per consumer, which the benchmark
+    measured (benchmarks/README.md). Both jobs' operators are SQL, conversions or sinks."""
+    settings = config.settings()
+    for name in runner.ALL:
+        assert runner.job_overrides(name, settings)["pipeline.object-reuse"] == "true", name
