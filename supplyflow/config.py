@@ -125,7 +125,11 @@ class Settings:
     @property
     def jdbc_url(self) -> str:
         # stringtype=unspecified lets PostgreSQL cast Flink's strings into jsonb columns.
-        return f"jdbc:postgresql://{self.pg_host}:{self.pg_port}/{self.pg_db}?stringtype=unspecified"
+        # reWriteBatchedInserts: the driver sends a JDBC sink's batch of upserts as
+        # multi-row INSERT … ON CONFLICT statements instead of one statement per row (the
+        # sink's buffer holds one row per key, so no statement updates a row twice).
+        return (f"jdbc:postgresql://{self.pg_host}:{self.pg_port}/{self.pg_db}"
+                "?stringtype=unspecified&reWriteBatchedInserts=true")
 
     def pg_conninfo(self, dbname: str | None = None) -> dict[str, object]:
         return {

@@ -323,7 +323,7 @@ CREATE TEMPORARY TABLE `po_lines` (
   PRIMARY KEY (po_id, po_line) NOT ENFORCED
 ) WITH (
   'connector' = 'jdbc',
-  'url' = 'jdbc:postgresql://localhost:5432/supplyflow?stringtype=unspecified',
+  'url' = 'jdbc:postgresql://localhost:5432/supplyflow?stringtype=unspecified&reWriteBatchedInserts=true',
   'table-name' = 'scm.po_lines',
   'username' = 'supplyflow',
   'password' = '<SUPPLYFLOW_PG_PASSWORD>',
@@ -352,7 +352,7 @@ CREATE TEMPORARY TABLE `shipment_status` (
   PRIMARY KEY (shipment_id) NOT ENFORCED
 ) WITH (
   'connector' = 'jdbc',
-  'url' = 'jdbc:postgresql://localhost:5432/supplyflow?stringtype=unspecified',
+  'url' = 'jdbc:postgresql://localhost:5432/supplyflow?stringtype=unspecified&reWriteBatchedInserts=true',
   'table-name' = 'scm.shipment_status',
   'username' = 'supplyflow',
   'password' = '<SUPPLYFLOW_PG_PASSWORD>',
@@ -372,7 +372,7 @@ CREATE TEMPORARY TABLE `inventory_positions` (
   PRIMARY KEY (sku, warehouse_id) NOT ENFORCED
 ) WITH (
   'connector' = 'jdbc',
-  'url' = 'jdbc:postgresql://localhost:5432/supplyflow?stringtype=unspecified',
+  'url' = 'jdbc:postgresql://localhost:5432/supplyflow?stringtype=unspecified&reWriteBatchedInserts=true',
   'table-name' = 'scm.inventory_positions',
   'username' = 'supplyflow',
   'password' = '<SUPPLYFLOW_PG_PASSWORD>',
@@ -395,7 +395,7 @@ CREATE TEMPORARY TABLE `inventory_flow_hourly` (
   PRIMARY KEY (sku, warehouse_id, hour_start) NOT ENFORCED
 ) WITH (
   'connector' = 'jdbc',
-  'url' = 'jdbc:postgresql://localhost:5432/supplyflow?stringtype=unspecified',
+  'url' = 'jdbc:postgresql://localhost:5432/supplyflow?stringtype=unspecified&reWriteBatchedInserts=true',
   'table-name' = 'scm.inventory_flow_hourly',
   'username' = 'supplyflow',
   'password' = '<SUPPLYFLOW_PG_PASSWORD>',
@@ -425,7 +425,7 @@ CREATE TEMPORARY TABLE `alerts` (
   PRIMARY KEY (alert_id) NOT ENFORCED
 ) WITH (
   'connector' = 'jdbc',
-  'url' = 'jdbc:postgresql://localhost:5432/supplyflow?stringtype=unspecified',
+  'url' = 'jdbc:postgresql://localhost:5432/supplyflow?stringtype=unspecified&reWriteBatchedInserts=true',
   'table-name' = 'scm.alerts_text',
   'username' = 'supplyflow',
   'password' = '<SUPPLYFLOW_PG_PASSWORD>',
@@ -449,7 +449,7 @@ CREATE TEMPORARY TABLE `dlq_events` (
   PRIMARY KEY (dlq_id) NOT ENFORCED
 ) WITH (
   'connector' = 'jdbc',
-  'url' = 'jdbc:postgresql://localhost:5432/supplyflow?stringtype=unspecified',
+  'url' = 'jdbc:postgresql://localhost:5432/supplyflow?stringtype=unspecified&reWriteBatchedInserts=true',
   'table-name' = 'scm.dlq_events',
   'username' = 'supplyflow',
   'password' = '<SUPPLYFLOW_PG_PASSWORD>',
