@@ -52,7 +52,7 @@ def test_jdbc_sink_upserts_on_its_key_and_has_no_ltz():
 
 def test_jdbc_sinks_send_their_batches_as_multi_row_upserts():
     """The driver rewrites a sink's batch into multi-row INSERT … ON CONFLICT statements
-    (a third less CPU per event in the suite, benchmarks/README.md). That is safe only
+    (about 30 % less CPU per event in the suite, benchmarks/README.md). That is safe only
     because every JDBC sink upserts on a key, so its buffer holds one row per key and no
     statement updates a row twice."""
     sql = ddl.jdbc_upsert_sink("t", "alerts", ["alert_id STRING"], ["alert_id"], SETTINGS)
