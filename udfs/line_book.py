@@ -19,7 +19,13 @@ HIGH, MEDIUM = "HIGH", "MEDIUM"
 
 
 def line_at(book: dict[str, Any], t: int | None = None) -> LineVersion | None:
-    """The line's state as of event time t (now, when t is None)."""
+    """The line's state as of event time t (now, when t is None). A line of one PO event
+    (most lines) is that event, cancelled or not."""
+    versions = book["versions"]
+    if len(versions) == 1:
+        v = versions[0]
+        return None if t is not None and v["event_time"] > t else LineVersion(
+            v["event_time"], v["version"], v["event_type"], v["fields"])
     return line_as_of((LineVersion(v["event_time"], v["version"], v["event_type"], v["fields"])
                        for v in book["versions"]), t)
 
@@ -82,7 +88,7 @@ def is_closed(book: dict[str, Any]) -> bool:
         return False
     if status_of(line) == "CANCELLED":
         return True
-    statuses = [shipment_status([tuple(e) for e in s["events"]]) for s in book["shipments"].values()]
+    statuses = [shipment_status(s["events"]) for s in book["shipments"].values()]
     ordered = line.fields.get("ordered_qty") or 0
     delivered = sum(s["shipped_qty"] for s, st in zip(book["shipments"].values(), statuses, strict=False)
                     if st == "DELIVERED" and s["sku"] == line.fields.get("sku"))
@@ -113,7 +119,7 @@ def evaluate(book: dict[str, Any], trigger: dict[str, Any], detected_at: int) ->
     shipped = delivered = received = 0
     receipts = book.get("receipts", {})
     for sid, ship in sorted(book["shipments"].items()):
-        ship_status = shipment_status([tuple(e) for e in ship["events"]])
+        ship_status = shipment_status(ship["events"])
         if line is None:
             match = "ORPHAN" if ship["orphaned"] else "PENDING_PO"
         else:

@@ -30,11 +30,9 @@ def match_status(line: LineVersion | None, shipment_sku: str, first_event_time: 
     return "MATCHED"
 
 
-def shipment_status(event_types_by_time: list[tuple[int, str]]) -> str:
-    """IN_TRANSIT, DELIVERED or CANCELLED from the shipment's events (event_time, type):
-    the latest by event time decides, and DELIVERED and CANCELLED are terminal."""
-    ordered = sorted(event_types_by_time)
-    for _, event_type in ordered:
-        if event_type in ("DELIVERED", "CANCELLED"):
-            return event_type
-    return "IN_TRANSIT"
+def shipment_status(event_types_by_time) -> str:
+    """IN_TRANSIT, DELIVERED or CANCELLED from the shipment's events (event_time, type),
+    as pairs in any order: DELIVERED and CANCELLED are terminal, so the earliest terminal
+    event by (event_time, type) decides; without one the shipment is in transit."""
+    terminal = [e for e in event_types_by_time if e[1] in ("DELIVERED", "CANCELLED")]
+    return min(terminal)[1] if terminal else "IN_TRANSIT"

@@ -46,6 +46,12 @@ def _is_type(value: object, expected: str) -> bool:
     return isinstance(value, python_types[expected])
 
 
+# The Python types whose values satisfy a JSON type outright (no bool for a number, no
+# float for an integer: those take the full check), for the common case's fast path.
+_SATISFYING_TYPES = {"string": (str,), "null": (type(None),), "boolean": (bool,), "object": (dict,),
+                     "array": (list,), "number": (int, float, Decimal), "integer": (int,)}
+
+
 @dataclass(frozen=True)
 class _Field:
     name: str
@@ -58,15 +64,26 @@ class _Field:
     uom_field: str | None
     signed_for: frozenset[str]
 
+    def __post_init__(self) -> None:
+        # compiled once per field: the exact Python types that pass the type check, and
+        # whether the type is all there is to check (most fields)
+        exact = frozenset(t for name in self.types for t in _SATISFYING_TYPES.get(name, ()))
+        constrained = (self.enum, self.min_length, self.minimum, self.maximum) != (None,) * 4
+        object.__setattr__(self, "_exact", exact)
+        object.__setattr__(self, "_type_only", not constrained)
+
     def violation(self, value: object) -> str | None:
         """The schema violation of value, or None."""
-        if self.types and not any(_is_type(value, t) for t in self.types):
+        if type(value) in self._exact:  # type: ignore[attr-defined]
+            if self._type_only:  # type: ignore[attr-defined]
+                return None
+        elif self.types and not any(_is_type(value, t) for t in self.types):
             return f"$.{self.name}: expected {' or '.join(self.types)}, got {_json_type(value)}"
         if self.enum is not None and value not in self.enum:
             return f"$.{self.name}: {str(value)[:40]!r} is not one of {', '.join(map(str, self.enum))}"
         if self.min_length is not None and isinstance(value, str) and len(value) < self.min_length:
             return f"$.{self.name}: shorter than {self.min_length}"
-        if _json_type(value) == "number":
+        if (self.minimum is not None or self.maximum is not None) and _json_type(value) == "number":
             if self.minimum is not None and value < self.minimum:  # type: ignore[operator]
                 return f"$.{self.name}: below the minimum {self.minimum:g}"
             if self.maximum is not None and value > self.maximum:  # type: ignore[operator]
@@ -107,6 +124,8 @@ class Validator:
             )
             for name, spec in schema["properties"].items()
         ]
+        self._by_kind: dict[str, tuple[_Field, ...]] = {
+            kind: tuple(f for f in self.fields if f.kind == kind) for kind in {f.kind for f in self.fields} if kind}
         self.required = tuple(schema.get("required", ()))
         # allOf: [{if: {properties: {event_type: {enum: [...]}}}, then: {required: [...]}}]
         self.conditional: list[tuple[str, frozenset[Any], tuple[str, ...]]] = []
@@ -131,7 +150,7 @@ class Validator:
                     raise Rejected("SCHEMA_VIOLATION", problem)
 
     def _present(self, obj: dict[str, Any], kind: str) -> list[_Field]:
-        return [f for f in self.fields if f.kind == kind and obj.get(f.name) is not None]
+        return [f for f in self._by_kind.get(kind, ()) if obj.get(f.name) is not None]
 
     def _normalize(self, obj: dict[str, Any]) -> dict[str, Any]:
         out = {f.name: obj[f.name] for f in self.fields if f.name in obj}
@@ -139,16 +158,17 @@ class Validator:
             out[f.name] = normalize.parse_timestamp(obj[f.name], f.name)
         for f in self._present(obj, "sku"):
             out[f.name] = normalize.normalize_sku(obj[f.name], f.name)
-        factors = {f.name: normalize.uom_factor(obj[f.name], f.name) for f in self._present(obj, "uom")}
-        quantities = self._present(obj, "quantity") + self._present(obj, "days")
-        for f in quantities:
+        uoms = self._present(obj, "uom")
+        factors = {f.name: normalize.uom_factor(obj[f.name], f.name) for f in uoms}
+        quantities, days = self._present(obj, "quantity"), self._present(obj, "days")
+        for f in quantities + days:
             if obj.get("event_type") not in f.signed_for:
                 normalize.check_non_negative(obj[f.name], f.name)
-        for f in self._present(obj, "quantity"):
+        for f in quantities:
             out[f.name] = normalize.to_whole_ea(obj[f.name], factors.get(f.uom_field or "", 1), f.name)
-        for f in self._present(obj, "days"):
+        for f in days:
             out[f.name] = float(obj[f.name])
-        for f in self._present(obj, "uom"):
+        for f in uoms:
             out[f.name] = "EA"  # quantities are in EA from here on
         if "order_up_to" in out and "reorder_point" in out and out["order_up_to"] < out["reorder_point"]:
             raise Rejected("INVALID_POLICY", f"$.order_up_to: {out['order_up_to']} is below reorder_point "

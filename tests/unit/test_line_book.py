@@ -76,3 +76,19 @@ def test_closed_when_cancelled_or_delivered_in_full():
     assert not line_book.is_closed(cancelled)
     line_book.apply_po(cancelled, po(1, version=2, event_type="PO_CANCELLED"))
     assert line_book.is_closed(cancelled)
+
+
+@pytest.mark.parametrize("events", [[po(5)], [po(5, event_type="PO_CANCELLED")], [po(5), po(7, 2, qty=80)],
+                                    [po(5), po(7, 2, event_type="PO_CANCELLED"), po(9, 3)]])
+def test_line_at_is_line_as_of_the_books_versions(events):
+    """line_at's shortcut for a line of one PO event gives what line_as_of gives."""
+    from udfs.po_lines import LineVersion, line_as_of
+
+    book = line_book.new_book("PO-1", 1)
+    for event in events:
+        line_book.apply_po(book, event)
+    versions = [LineVersion(v["event_time"], v["version"], v["event_type"], v["fields"]) for v in book["versions"]]
+    for t in (None, 4, 5, 6, 7, 8, 9, 10):
+        ours, reference = line_book.line_at(book, t), line_as_of(versions, t)
+        assert ours == reference and (ours is None or ours.fields == reference.fields), t
+    assert line_book.line_at(book) is not None

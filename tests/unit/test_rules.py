@@ -77,6 +77,10 @@ class TestMatchStatus:
         assert shipment_status([(1, "DISPATCHED"), (2, "ETA_UPDATED")]) == "IN_TRANSIT"
         assert shipment_status([(1, "DISPATCHED"), (3, "DELIVERED"), (4, "ETA_UPDATED")]) == "DELIVERED"
         assert shipment_status([(5, "CANCELLED"), (1, "DISPATCHED")]) == "CANCELLED"
+        # the earliest terminal event decides, ties by type; the line book's [time, type] lists
+        assert shipment_status([[7, "DELIVERED"], [6, "CANCELLED"], [8, "DELIVERED"]]) == "CANCELLED"
+        assert shipment_status([[6, "DELIVERED"], [6, "CANCELLED"]]) == "CANCELLED"
+        assert shipment_status([]) == "IN_TRANSIT"
 
 
 @pytest.mark.parametrize("minutes, level", [
