@@ -78,9 +78,11 @@ class EtaRules:
             state["out"].extend(eta.on_time(tracker, sid, timestamp, self.stale_after_ms))
 
     def emit(self, state: dict, trigger: dict, now_ms: int) -> dict[str, list[dict]]:
+        if not state["out"]:
+            return {}  # most firings raise nothing
         book, rows = state["book"], []
         line = line_book.line_at(book)
-        for alert in state.pop("out", []):
+        for alert in state.pop("out"):
             ship = book["shipments"].get(alert["entity_id"], {})
             rows.append({**alert, "detected_at": now_ms, "message": message(alert, ship, book),
                          "details": json.dumps(alert["details"], sort_keys=True), "sku": ship.get("sku"),

@@ -74,17 +74,17 @@ class OnOrderRules:
         if trigger is None:
             return {}
         book = state["book"]
-        lines = line_book.evaluate(book, trigger, now_ms)["po_lines"]
-        if not lines:
+        position = line_book.on_order(book)
+        if position is None:
             return {}  # receipts for a line whose PO is not known (yet): nothing on order
-        line = lines[0]
-        at = [line["sku"], line["warehouse_id"]]
+        sku, warehouse_id, open_qty = position
+        at = [sku, warehouse_id]
         key = f"{book['po_id']}#{book['po_line']}"
         out = []
         if state["at"] is not None and state["at"] != at:
             out.append({"line": key, "sku": state["at"][0], "warehouse_id": state["at"][1], "open_qty": 0, **trigger})
-        out.append({"line": key, "sku": at[0], "warehouse_id": at[1], "open_qty": line["open_qty"], **trigger})
-        state.update(at=at, open=line["open_qty"])
+        out.append({"line": key, "sku": sku, "warehouse_id": warehouse_id, "open_qty": open_qty, **trigger})
+        state.update(at=at, open=open_qty)
         return {"on_order": out}
 
     def expiry(self, state: dict) -> int | None:

@@ -82,17 +82,43 @@ def apply_event(book: dict[str, Any], event: dict[str, Any]) -> bool:
 
 def is_closed(book: dict[str, Any]) -> bool:
     """Nothing more is expected: the line is cancelled, or fully delivered with every
-    shipment delivered or cancelled. A closed line's state may expire (state TTL)."""
+    shipment delivered or cancelled. A closed line's state may expire (state TTL).
+    Each rule set of the per-line stage asks at every firing, and most lines are open:
+    the first shipment in transit answers."""
     line = line_at(book)
     if line is None:
         return False
     if status_of(line) == "CANCELLED":
         return True
-    statuses = [shipment_status(s["events"]) for s in book["shipments"].values()]
-    ordered = line.fields.get("ordered_qty") or 0
-    delivered = sum(s["shipped_qty"] for s, st in zip(book["shipments"].values(), statuses, strict=False)
-                    if st == "DELIVERED" and s["sku"] == line.fields.get("sku"))
-    return bool(statuses) and all(st != "IN_TRANSIT" for st in statuses) and delivered >= ordered
+    if not book["shipments"]:
+        return False
+    sku, delivered = line.fields.get("sku"), 0
+    for ship in book["shipments"].values():
+        status = shipment_status(ship["events"])
+        if status == "IN_TRANSIT":
+            return False
+        if status == "DELIVERED" and ship["sku"] == sku:
+            delivered += ship["shipped_qty"]
+    return delivered >= (line.fields.get("ordered_qty") or 0)
+
+
+def received_qty(book: dict[str, Any], line_sku: str | None) -> int:
+    """What the line's receipts brought in: those of its shipments with the line's sku
+    (SPEC §6), each receipt (event_id) once."""
+    receipts = book.get("receipts") or {}
+    return sum(sum(receipts[sid].values()) for sid, ship in book["shipments"].items()
+               if ship["sku"] == line_sku and sid in receipts)
+
+
+def on_order(book: dict[str, Any]) -> tuple[str | None, str | None, int] | None:
+    """(sku, warehouse_id, open_qty) of the line now, as its po_lines row (evaluate) has
+    them; None while the line is not known."""
+    line = line_at(book)
+    if line is None:
+        return None
+    sku = line.fields.get("sku")
+    return (sku, line.fields.get("warehouse_id"),
+            open_qty(status_of(line), line.fields.get("ordered_qty") or 0, received_qty(book, sku)))
 
 
 def last_event_time(book: dict[str, Any]) -> int:
@@ -116,8 +142,7 @@ def evaluate(book: dict[str, Any], trigger: dict[str, Any], detected_at: int) ->
     status = status_of(line)
     out: dict[str, list] = {"po_lines": [], "shipments": [], "alerts": []}
     line_sku = line.fields.get("sku") if line else None
-    shipped = delivered = received = 0
-    receipts = book.get("receipts", {})
+    shipped = delivered = 0
     for sid, ship in sorted(book["shipments"].items()):
         ship_status = shipment_status(ship["events"])
         if line is None:
@@ -125,11 +150,9 @@ def evaluate(book: dict[str, Any], trigger: dict[str, Any], detected_at: int) ->
         else:
             match = match_status(line, ship["sku"], ship["first_time"], ship["last_time"])
         # the line's shipments: those referencing it with the line's sku (SPEC §6)
-        if line is not None and ship["sku"] == line_sku:
-            received += sum(receipts.get(sid, {}).values())
-            if ship_status != "CANCELLED":
-                shipped += ship["shipped_qty"]
-                delivered += ship["shipped_qty"] if ship_status == "DELIVERED" else 0
+        if line is not None and ship["sku"] == line_sku and ship_status != "CANCELLED":
+            shipped += ship["shipped_qty"]
+            delivered += ship["shipped_qty"] if ship_status == "DELIVERED" else 0
         promised = line.fields.get("promised_delivery_time") if line else None
         variance = variance_minutes(ship.get("delivered_time") or ship.get("eta"), promised)
         out["shipments"].append({"shipment_id": sid, "status": ship_status, "match_status": match,
@@ -143,7 +166,7 @@ def evaluate(book: dict[str, Any], trigger: dict[str, Any], detected_at: int) ->
                    message=f"Shipment {sid} ({ship['sku']}, {ship['carrier_id']}) to PO {book['po_id']} line "
                            f"{book['po_line']}: {match.replace('_', ' ').lower()}")
     if line is not None:
-        ordered = line.fields.get("ordered_qty") or 0
+        ordered, received = line.fields.get("ordered_qty") or 0, received_qty(book, line_sku)
         out["po_lines"].append({
             **line.fields, "status": status, "version": line.version, "shipped_qty": shipped,
             "delivered_qty": delivered, "received_qty": received, "open_qty": open_qty(status, ordered, received),

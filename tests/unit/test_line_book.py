@@ -92,3 +92,39 @@ def test_line_at_is_line_as_of_the_books_versions(events):
         ours, reference = line_book.line_at(book, t), line_as_of(versions, t)
         assert ours == reference and (ours is None or ours.fields == reference.fields), t
     assert line_book.line_at(book) is not None
+
+
+STEPS = [("SH", ship("SH-1", 0)), ("RC", {"event_id": "r0", "event_time": 1, "reference_id": "SH-1", "quantity": 5}),
+         ("PO", po(1 * H)), ("SH", ship("SH-2", 2 * H, qty=30, sku="SKUBBBB2")),
+         ("RC", {"event_id": "r2", "event_time": 3 * H, "reference_id": "SH-2", "quantity": 30}),
+         ("SH", ship("SH-1", 4 * H, event_type="DELIVERED")), ("SH", ship("SH-2", 5 * H, event_type="DELIVERED")),
+         ("RC", {"event_id": "r1", "event_time": 6 * H, "reference_id": "SH-1", "quantity": 60}),
+         ("SH", ship("SH-3", 7 * H, qty=40)), ("SH", ship("SH-3", 8 * H, qty=40, event_type="DELIVERED")),
+         ("PO", po(9 * H, version=2, qty=120)), ("SH", ship("SH-4", 10 * H, qty=5, event_type="CANCELLED")),
+         ("PO", po(11 * H, version=3, qty=120, sku="SKUBBBB2")),
+         ("PO", po(12 * H, version=4, event_type="PO_CANCELLED"))]
+
+
+def test_closed_and_on_order_agree_with_the_lines_row_at_every_step():
+    """is_closed (which stops at the first shipment in transit) and on_order (the line's
+    sku, warehouse and open quantity without the rest of evaluate) against their
+    definitions: every shipment delivered or cancelled and the line's sku delivered in
+    full; the po_lines row's own fields."""
+    from udfs.matching import shipment_status
+
+    book = line_book.new_book("PO-1", 1)
+    closed_seen = set()
+    for kind, event in STEPS:
+        {"PO": line_book.apply_po, "SH": line_book.apply_shipment, "RC": line_book.apply_receipt}[kind](book, event)
+        rows = line_book.evaluate(book, event, 0)["po_lines"]
+        assert line_book.on_order(book) == (None if not rows else
+                                            (rows[0]["sku"], rows[0]["warehouse_id"], rows[0]["open_qty"]))
+        line = line_book.line_at(book)
+        statuses = [shipment_status(s["events"]) for s in book["shipments"].values()]
+        delivered = sum(s["shipped_qty"] for s, st in zip(book["shipments"].values(), statuses, strict=True)
+                        if st == "DELIVERED" and line and s["sku"] == line.fields["sku"])
+        expected = line is not None and (line.event_type == "PO_CANCELLED" or (
+            bool(statuses) and "IN_TRANSIT" not in statuses and delivered >= line.fields["ordered_qty"]))
+        assert line_book.is_closed(book) == expected, event["event_id"]
+        closed_seen.add(expected)
+    assert closed_seen == {True, False}  # the steps reach both answers
