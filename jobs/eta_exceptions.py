@@ -82,14 +82,14 @@ class EtaRules:
             return {}  # most firings raise nothing
         book, rows = state["book"], []
         line = line_book.line_at(book)
-        for alert in state.pop("out"):
+        alerts, state["out"] = state["out"], []
+        for alert in alerts:
             ship = book["shipments"].get(alert["entity_id"], {})
             rows.append({**alert, "detected_at": now_ms, "message": message(alert, ship, book),
                          "details": json.dumps(alert["details"], sort_keys=True), "sku": ship.get("sku"),
                          "warehouse_id": ship.get("warehouse_id"), "carrier_id": ship.get("carrier_id"),
                          "po_id": book["po_id"], "po_line": book["po_line"], "shipment_id": alert["entity_id"],
                          "supplier_id": line.fields.get("supplier_id") if line else None})
-        state["out"] = []
         return {"alerts": rows}
 
     def expiry(self, state: dict) -> int | None:
