@@ -49,21 +49,22 @@ def message(alert: dict, ship: dict, book: dict) -> str:
 class EtaRules:
     """Line book plus one udfs.eta tracker per shipment, behind jobs/line_events.py."""
 
+    book = line_events.LINE_BOOK
+
     def __init__(self, ttl_ms: int, thresholds=None, stale_after_ms: int = eta.STALE_AFTER_MS):
         self.ttl_ms = ttl_ms
         self.thresholds = thresholds or alerts.ETA_LEVELS
         self.stale_after_ms = stale_after_ms
 
     def new_state(self, event: dict) -> dict:
-        return {"book": line_book.new_book(event["po_id"], event["po_line"]), "trackers": {}, "out": []}
+        return {"trackers": {}, "out": []}
 
     def apply(self, state: dict, event: dict) -> list[int]:
+        """The stage has recorded the event in the line book already (receipts too: no
+        rule here reads them)."""
+        if event["kind"] != "SH":
+            return []  # neither PO events nor receipts move an ETA
         book = state["book"]
-        if event["kind"] == "RC":
-            return []  # receipts do not move an ETA
-        line_book.apply_event(book, event)
-        if event["kind"] == "PO":
-            return []
         sid = event["shipment_id"]
         line = line_book.line_at(book, event["event_time"])  # as of the event's time
         matched = line is not None and match_status(line, event["sku"], 0, event["event_time"]) == "MATCHED"

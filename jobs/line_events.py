@@ -10,6 +10,9 @@ A job supplies a `LineRules` object (pure Python over a JSON-serializable state 
     on_time(state, timestamp) -> None       event time really passed `timestamp`
     emit(state, trigger, now_ms) -> {kind: [row dict, ...]}
     expiry(state) -> int | None             event time after which the state may go
+    book: Book (optional)                   a record the stage keeps in state["book"] and
+                                            applies each event to before `apply` (see Book)
+    upgrade(state) -> state (optional)      a state stored by an older build, as kept now
 
 End of input is not silence (SPEC §4): when a bounded run ends Flink fires every pending
 timer; which of them real watermarks reached depends on how partitions interleaved. So a
@@ -27,12 +30,14 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Callable
 
 import orjson
 
 from connectors import ddl
 from connectors.schema_ddl import valid_columns
 from supplyflow import config
+from udfs import line_book
 
 MAX_WATERMARK = 2**63 - 1
 OUT_OF_ORDERNESS_MS = 5_000
@@ -103,6 +108,23 @@ def final_watermark(t_env) -> int | None:
 
 
 @dataclasses.dataclass(frozen=True)
+class Book:
+    """A record of a key's events that rules read but the stage keeps (a rules object's
+    `book` attribute): `new(event)` starts it at the key's first event, `apply(book,
+    event)` records each event, before the rules' `apply` sees it, under the state's
+    "book". Rule sets of one stage with the same Book and no `kinds` filter (every event)
+    share one copy in the key's state (fire_all)."""
+
+    new: Callable[[dict], dict]
+    apply: Callable[[dict, dict], object]
+
+
+# the line book (udfs/line_book.py) of the per-line stage's rules
+LINE_BOOK = Book(new=lambda event: line_book.new_book(event["po_id"], event["po_line"]),
+                 apply=line_book.apply_event)
+
+
+@dataclasses.dataclass(frozen=True)
 class RuleSet:
     """One job's rules in a keyed stage. `job` names the outputs (the views
     `<job>_out` and `<job>_out_<kind>`, see register_outputs); `outputs` maps the kinds
@@ -113,11 +135,39 @@ class RuleSet:
     rules: object
     outputs: dict = dataclasses.field(default_factory=dict)
     kinds: tuple[str, ...] | None = None
+    # read from `rules` once: the Book they read, whether they can share it (they read
+    # every event), their `upgrade`
+    book: Book | None = dataclasses.field(init=False, default=None, compare=False)
+    shares_book: bool = dataclasses.field(init=False, default=False, compare=False)
+    upgrade: Callable | None = dataclasses.field(init=False, default=None, compare=False)
+
+    def __post_init__(self):
+        book = getattr(self.rules, "book", None)
+        object.__setattr__(self, "book", book)
+        object.__setattr__(self, "shares_book", book is not None and self.kinds is None)
+        object.__setattr__(self, "upgrade", getattr(self.rules, "upgrade", None))
 
 
 def instant_order(event: dict) -> tuple:
     """The order of one instant's events: by kind (KINDS), then PO version, then event_id."""
     return KINDS.index(event["kind"]), event.get("version") or 0, event["event_id"]
+
+
+def new_state(rules, event: dict) -> dict:
+    """The state `rules` start at `event`, with a book of its own when they read one."""
+    state = rules.new_state(event)
+    book = getattr(rules, "book", None)
+    if book is not None:
+        state["book"] = book.new(event)
+    return state
+
+
+def apply(rules, state: dict, event: dict, book_applied: bool = False) -> list[int]:
+    """Apply `event` to `state` (its book first, unless `book_applied`); the rules' timers."""
+    book = getattr(rules, "book", None)
+    if book is not None and not book_applied:
+        book.apply(state["book"], event)
+    return rules.apply(state, event)
 
 
 def fire(rules, state: dict | None, pending: list[dict], timestamp: int, time_passed: bool,
@@ -128,17 +178,32 @@ def fire(rules, state: dict | None, pending: list[dict], timestamp: int, time_pa
     Returns the new state (None: there is none, or it expired), the event-time timers to
     register, and the (kind, row) outputs. Pure: no Flink, testable alone."""
     timers: list[int] = []
+    state = _upgraded(rules, state)
     for event in pending:
-        state = state or rules.new_state(event)
-        timers.extend(rules.apply(state, event))
+        state = state or new_state(rules, event)
+        timers.extend(apply(rules, state, event))
+    return _settle(rules, state, timers, bool(pending), timestamp, time_passed, pending[-1] if pending else None,
+                   now_ms)
+
+
+def _upgraded(rules, state: dict | None) -> dict | None:
+    """A state as the rules keep it now, from one an older build stored (a savepoint
+    taken before): the rules' `upgrade(state)` when they have one."""
+    upgrade = getattr(rules, "upgrade", None)
+    return upgrade(state) if upgrade is not None and state is not None else state
+
+
+def _settle(rules, state: dict | None, timers: list[int], applied: bool, timestamp: int, time_passed: bool,
+            last: dict | None, now_ms: int) -> tuple[dict | None, list[int], list[tuple[str, dict]]]:
+    """What follows the instant's events in `fire`: expiry, time passing, the outputs."""
     if state is None:
         return None, timers, []
     expiry = rules.expiry(state)
-    if not pending and time_passed and expiry is not None and timestamp >= expiry:
+    if not applied and time_passed and expiry is not None and timestamp >= expiry:
         return None, timers, []  # state TTL, in event time
     if time_passed:
         rules.on_time(state, timestamp)
-    trigger = pending[-1] if pending else {"event_time": timestamp, "event_id": f"timer:{timestamp}"}
+    trigger = last or {"event_time": timestamp, "event_id": f"timer:{timestamp}"}
     out = [(kind, {**doc, "updated_at": now_ms}) for kind, rows in rules.emit(state, trigger, now_ms).items()
            for doc in rows]
     # one TTL timer per expiry time (a timer behind the watermark fires in order within
@@ -150,20 +215,30 @@ def fire(rules, state: dict | None, pending: list[dict], timestamp: int, time_pa
 
 
 def fire_all(rule_sets: list[RuleSet], stored: dict | None, pending: list[dict], timestamp: int,
-             time_passed: bool, now_ms: int) -> tuple[dict | None, list[int], list[tuple[str, str, dict]]]:
+             time_passed: bool, now_ms: int) -> tuple[dict | None, list[int], list[tuple[str, dict]]]:
     """`fire` for every job of a stage; outputs are (job, kind, row).
 
     One job keeps its state as `fire` leaves it. Several jobs share the key's state:
-    {"subs": {job: state}, "timers": {job: [timestamps]}}. A job takes part in a timer
-    only when it would have fired in a job of its own: events of its kinds are due now,
-    or the timer is one it registered (its own timeouts and TTL). So each job's outputs
-    are exactly those of the job alone, and its timeouts never make the others emit."""
+    {"subs": {job: state}, "timers": {job: [timestamps]}, "book": book}. A job takes part
+    in a timer only when it would have fired in a job of its own: events of its kinds are
+    due now, or the timer is one it registered (its own timeouts and TTL). So each job's
+    outputs are exactly those of the job alone, and its timeouts never make the others
+    emit.
+
+    The jobs whose rules read the same Book over every event keep one copy of it, the
+    key's "book", recorded once per event (the line book was three quarters of the
+    per-line state, benchmarks/README.md): each such job's state starts with the key's
+    first event, so their books are the same. A job whose state expired while others kept
+    the book starts a book of its own when its next event comes, as it would alone, and
+    keeps it in its own state ("book" in a job's state: its own; absent: the shared one).
+    The shared book goes when no job reads it."""
     if len(rule_sets) == 1:
         state, timers, out = fire(rule_sets[0].rules, stored, pending, timestamp, time_passed, now_ms)
         return state, timers, [(rule_sets[0].job, kind, doc) for kind, doc in out]
     stored = stored or {"subs": {}, "timers": {}}
     subs, owned = stored["subs"], stored["timers"]
-    timers, outputs = [], []
+    book = stored.pop("book", None)
+    taking = []  # [rule set, its events now, its other timers, its state, reads the shared book, its timers]
     for rule_set in rule_sets:
         mine = pending if rule_set.kinds is None else [e for e in pending if e["kind"] in rule_set.kinds]
         own = owned.pop(rule_set.job, [])
@@ -171,15 +246,58 @@ def fire_all(rule_sets: list[RuleSet], stored: dict | None, pending: list[dict],
             if own:
                 owned[rule_set.job] = own
             continue
-        own = [t for t in own if t != timestamp]
-        state, due, out = fire(rule_set.rules, subs.pop(rule_set.job, None), mine, timestamp, time_passed, now_ms)
+        state = subs.pop(rule_set.job, None)
+        if state is not None and rule_set.upgrade is not None:
+            state = rule_set.upgrade(state)
+        # the shared book: a state keeping none of its own, or one starting now while no job reads it
+        shares = rule_set.shares_book and ("book" not in state if state is not None else book is None and bool(mine))
+        taking.append([rule_set, mine, [t for t in own if t != timestamp], state, shares, []])
+    sharing = [entry for entry in taking if entry[4]]
+    if not sharing:  # each job on its own, one after the other
+        for entry in taking:
+            rule_set, mine, _, state, _, due = entry
+            rules, kind = rule_set.rules, rule_set.book
+            for event in mine:
+                if state is None:
+                    state = entry[3] = rules.new_state(event)
+                    if kind is not None:
+                        state["book"] = kind.new(event)
+                if kind is not None:
+                    kind.apply(state["book"], event)
+                due.extend(rules.apply(state, event))
+    else:  # event by event: the shared book records each once, before the jobs apply it
+        kind = sharing[0][0].book
+        book = book if book is not None else kind.new(pending[0])
+        for entry in sharing:
+            if entry[3] is not None:
+                entry[3]["book"] = book
+        for event in pending:
+            kind.apply(book, event)
+            for entry in taking:
+                rule_set, _, _, state, shares, due = entry
+                if rule_set.kinds is not None and event["kind"] not in rule_set.kinds:
+                    continue
+                if state is None:
+                    state = entry[3] = rule_set.rules.new_state(event) if shares else new_state(rule_set.rules, event)
+                    if shares:
+                        state["book"] = book
+                due.extend(apply(rule_set.rules, state, event, book_applied=shares))
+    timers, outputs = [], []
+    for rule_set, mine, own, state, shares, due in taking:
+        state, due, out = _settle(rule_set.rules, state, due, bool(mine), timestamp, time_passed,
+                                  mine[-1] if mine else None, now_ms)
         if state is not None:
+            if shares:
+                del state["book"]
             subs[rule_set.job] = state
         own.extend(t for t in due if t not in own)
         if own:
             owned[rule_set.job] = sorted(own)
         timers.extend(due)
         outputs.extend((rule_set.job, kind, doc) for kind, doc in out)
+    if book is not None and any(rs.shares_book and "book" not in subs.get(rs.job, {"book": None})
+                                for rs in rule_sets):
+        stored["book"] = book
     return (stored if subs or owned else None), timers, outputs
 
 

@@ -55,12 +55,13 @@ class OnOrderRules:
     def __init__(self, ttl_ms: int):
         self.ttl_ms = ttl_ms
 
+    book = line_events.LINE_BOOK
+
     def new_state(self, event: dict) -> dict:
-        return {"book": line_book.new_book(event["po_id"], event["po_line"]), "at": None, "open": None,
-                "trigger": None}
+        return {"at": None, "open": None, "trigger": None}
 
     def apply(self, state: dict, event: dict) -> list[int]:
-        line_book.apply_event(state["book"], event)
+        """The stage has recorded the event in the line book already."""
         if event["kind"] == "SH":
             return []  # shipping does not change what is on order
         state["trigger"] = {"event_id": event["event_id"], "event_time": event["event_time"]}

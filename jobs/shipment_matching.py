@@ -47,45 +47,62 @@ ALERT_COLUMNS = [
 
 
 class MatchingRules:
-    """The line book behind jobs/line_events.py's per-line operator."""
+    """The line book behind jobs/line_events.py's per-line operator. The stage keeps the
+    book (state["book"]); the state itself holds the digests of the rows last emitted."""
+
+    book = line_events.LINE_BOOK
 
     def __init__(self, ttl_ms: int, orphan_after_ms: int = ORPHAN_AFTER_MS):
         self.ttl_ms = ttl_ms
         self.orphan_after_ms = orphan_after_ms
 
     def new_state(self, event: dict) -> dict:
-        return line_book.new_book(event["po_id"], event["po_line"])
+        return {"emitted": {}, "emitted_line": {}}
 
-    def apply(self, book: dict, event: dict) -> list[int]:
+    def upgrade(self, state: dict) -> dict:
+        """Before the stage kept the book, the state was the book, digests included."""
+        if "book" in state or "versions" not in state:
+            return state
+        upgraded = {"emitted": state.pop("emitted", {}), "emitted_line": state.pop("emitted_line", {}), "book": state}
+        if "expiry_timer" in state:
+            upgraded["expiry_timer"] = state.pop("expiry_timer")
+        return upgraded
+
+    def apply(self, state: dict, event: dict) -> list[int]:
         """A shipment's first event arms the orphan timer, unless the line is known:
         mark_orphans never marks a shipment of a known line (its versions only grow), so
         that timer would only fire to emit the same rows again (a quarter of the per-line
-        operator's timer-only firings on the demo mix, benchmarks/README.md)."""
-        if line_book.apply_event(book, event) and line_book.line_at(book) is None:
+        operator's timer-only firings on the demo mix, benchmarks/README.md). The stage
+        has recorded the event in the book already."""
+        book = state["book"]
+        if (event["kind"] == "SH" and len(book["shipments"][event["shipment_id"]]["events"]) == 1
+                and line_book.line_at(book) is None):
             return [event["event_time"] + self.orphan_after_ms]
         return []
 
-    def on_time(self, book: dict, timestamp: int) -> None:
-        line_book.mark_orphans(book, timestamp, self.orphan_after_ms)
+    def on_time(self, state: dict, timestamp: int) -> None:
+        line_book.mark_orphans(state["book"], timestamp, self.orphan_after_ms)
 
-    def emit(self, book: dict, trigger: dict, now_ms: int) -> dict[str, list[dict]]:
+    def emit(self, state: dict, trigger: dict, now_ms: int) -> dict[str, list[dict]]:
         """The line's row and its shipments' rows, each when it changed since it was last
         emitted (an upsert of an unchanged row would only move updated_at; about a third
         of the shipment rows at every event of a line with several shipments, and the
         line's row at a timer that changed nothing), and new alerts."""
+        book = state["book"]
         out = line_book.evaluate(book, trigger, now_ms)
         for kind in ("po_lines", "shipments"):
             for doc in out[kind]:
                 doc.update(po_id=book["po_id"], po_line=book["po_line"])
                 if kind == "shipments":
                     doc.update(current_eta=doc.pop("eta", None), last_event_time=doc.pop("last_time", None))
-        emitted = book.setdefault("emitted", {})  # shipment_id -> digest of its last row
+        emitted = state["emitted"]  # shipment_id -> digest of its last row
         out["shipments"] = [doc for doc in out["shipments"] if _changed(emitted, doc["shipment_id"], doc)]
-        line = book.setdefault("emitted_line", {})  # the line's own, apart from any shipment_id
+        line = state["emitted_line"]  # the line's own, apart from any shipment_id
         out["po_lines"] = [doc for doc in out["po_lines"] if _changed(line, "row", doc)]
         return out
 
-    def expiry(self, book: dict) -> int | None:
+    def expiry(self, state: dict) -> int | None:
+        book = state["book"]
         return line_book.last_event_time(book) + self.ttl_ms if line_book.is_closed(book) else None
 
 

@@ -40,6 +40,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from jobs import line_events
 from jobs.eta_exceptions import EtaRules
 from jobs.line_events import KINDS
 from jobs.location_events import LocationRules, OnOrderRules
@@ -268,7 +269,8 @@ def eta_thresholds(settings: config.Settings):
 
 class LineStage:
     """Per PO line: the eta-exceptions job's rules (EtaRules) and the first stage of the
-    inventory/reorder jobs (OnOrderRules), each with its own line book, as in Flink."""
+    inventory/reorder jobs (OnOrderRules), each with its own line book (the suite's
+    per-line stage keeps one for its three rule sets: jobs/line_events.fire_all)."""
 
     def __init__(self, settings: config.Settings):
         ttl_ms = settings.matching_ttl_days * 86_400_000
@@ -287,11 +289,11 @@ class LineStage:
         if ev["kind"] != "RC" and not first_seen(state, f"{ev['kind']}:{ev['event_id']}", ts, self.window_ms):
             return state, []
         out: list[dict[str, Any]] = []
-        state["eta"] = state["eta"] or self.eta.new_state(ev)
-        self.eta.apply(state["eta"], ev)  # its event-time timers (STALE_TRACKING) are not kept: README
+        state["eta"] = state["eta"] or line_events.new_state(self.eta, ev)
+        line_events.apply(self.eta, state["eta"], ev)  # its event-time timers (STALE_TRACKING) are not kept: README
         out += [render_alert(a) for a in self.eta.emit(state["eta"], ev, now_ms).get("alerts", [])]
-        state["oo"] = state["oo"] or self.on_order.new_state(ev)
-        self.on_order.apply(state["oo"], ev)
+        state["oo"] = state["oo"] or line_events.new_state(self.on_order, ev)
+        line_events.apply(self.on_order, state["oo"], ev)
         rows = self.on_order.emit(state["oo"], ev, now_ms).get("on_order", [])
         out += to_location(([movement] if movement else []) + [on_order_event(r) for r in rows])
         return state, out

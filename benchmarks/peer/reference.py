@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import Any, Iterable
 
 from benchmarks.peer import logic
+from jobs import line_events
 from jobs.line_events import KINDS
 from supplyflow import config
 from udfs.validation import Validator
@@ -94,10 +95,10 @@ def flink_reference(records: Iterable[Any], settings: config.Settings | None = N
         eta_state = oo_state = None
         for instant in _by_instant(per_line[key]):
             for ev in instant:
-                eta_state = eta_state or stage.eta.new_state(ev)
-                stage.eta.apply(eta_state, ev)
-                oo_state = oo_state or stage.on_order.new_state(ev)
-                stage.on_order.apply(oo_state, ev)
+                eta_state = eta_state or line_events.new_state(stage.eta, ev)
+                line_events.apply(stage.eta, eta_state, ev)
+                oo_state = oo_state or line_events.new_state(stage.on_order, ev)
+                line_events.apply(stage.on_order, oo_state, ev)
             alerts += [logic.render_alert(a) for a in stage.eta.emit(eta_state, instant[-1], 0).get("alerts", [])]
             for row in stage.on_order.emit(oo_state, instant[-1], 0).get("on_order", []):
                 oo = logic.on_order_event(row)

@@ -3,6 +3,7 @@ JSON codec and the SQL key expression."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -162,3 +163,120 @@ def test_the_orphan_timer_is_armed_only_for_a_shipment_of_an_unknown_line():
     assert 10 + rules.orphan_after_ms in timers
     _, _, out = line_events.fire(rules, book, [], 10 + rules.orphan_after_ms, True, 0)
     assert [doc["match_status"] for kind, doc in out if kind == "shipments"] == ["ORPHAN"]
+
+
+class Reader(Recorder):
+    """Recorder whose rules read a book the stage keeps (the ids of every event so far)."""
+
+    book = line_events.Book(new=lambda event: {"ids": []},
+                            apply=lambda book, event: book["ids"].append(event["event_id"]))
+
+    def emit(self, state, trigger, now_ms):
+        return {"out": [{"at": trigger["event_time"], "book": list(state["book"]["ids"])}]}
+
+
+def test_jobs_reading_the_same_book_keep_one_copy_and_see_what_they_would_alone():
+    RuleSet = line_events.RuleSet
+    events = [_event("a", 0), _event("b", 5, "SH"), _event("c", 20), _event("d", 100, "RC"), _event("e", 103)]
+    jobs = [RuleSet("short", Reader(ttl=30)), RuleSet("long", Reader(ttl=90)), RuleSet("timeouts", Reader(timeout=4))]
+    _, together = _replay(jobs, events)
+    for job in jobs:
+        _, alone = _replay([job], events)
+        assert together[job.job] == alone[job.job], job.job
+    # `short` expired at 20+30 and started again at d with a book of its own; `long` did not
+    assert [(d["at"], d["book"]) for _, d in together["short"]][-3:] == [
+        (100, ["d"]), (103, ["d", "e"]), (130, ["d", "e"])]
+    assert together["long"][-1][1]["book"] == ["a", "b", "c", "d", "e"]
+
+    stored, _, _ = line_events.fire_all(jobs, None, events[:1], 0, True, 0)
+    assert stored["book"] == {"ids": ["a"]} and all("book" not in sub for sub in stored["subs"].values())
+    stored, _, _ = line_events.fire_all(jobs, stored, events[1:2], 5, True, 0)
+    assert stored["book"] == {"ids": ["a", "b"]}  # recorded once for the three jobs
+
+
+def test_the_shared_book_goes_with_the_last_job_reading_it():
+    jobs = [line_events.RuleSet("a", Reader(ttl=10)), line_events.RuleSet("b", Reader(ttl=20))]
+    stored, _, _ = line_events.fire_all(jobs, None, [_event("x", 0)], 0, True, 0)
+    stored, _, _ = line_events.fire_all(jobs, stored, [], 10, True, 0)  # a's TTL
+    assert set(stored["subs"]) == {"b"} and stored["book"] == {"ids": ["x"]}
+    stored, _, _ = line_events.fire_all(jobs, stored, [_event("y", 15)], 15, True, 0)
+    assert stored["subs"]["a"]["book"] == {"ids": ["y"]} and stored["book"] == {"ids": ["x", "y"]}
+    stored, _, _ = line_events.fire_all(jobs, stored, [], 35, True, 0)  # b's TTL (15 + 20)
+    assert set(stored["subs"]) == {"a"} and "book" not in stored  # a keeps its own
+
+
+def test_a_timer_outliving_its_jobs_state_finds_no_book_to_read():
+    jobs = [line_events.RuleSet("a", Reader(timeout=50, ttl=10)), line_events.RuleSet("b", Reader(ttl=5))]
+    stored, outputs = _replay(jobs, [_event("x", 0)])
+    assert stored is None and [d["at"] for _, d in outputs["a"]] == [0]  # its state went at 10, before 50
+
+
+def _line_events():
+    po = {"kind": "PO", "event_id": "p1", "event_type": "PO_CREATED", "event_time": 0, "po_id": "PO-1", "po_line": 1,
+          "version": 1, "supplier_id": "S", "warehouse_id": "W", "sku": "ABCD1234", "qty": 10,
+          "promised_delivery_time": 100, "shipment_id": None, "carrier_id": None, "eta": None}
+
+    def ship(eid, sid, t, event_type="DISPATCHED", qty=10, eta=90):
+        return {**po, "kind": "SH", "event_id": eid, "event_type": event_type, "event_time": t, "version": None,
+                "qty": qty, "promised_delivery_time": None, "shipment_id": sid, "carrier_id": "C", "eta": eta}
+
+    def receipt(eid, sid, t, qty):
+        return {**ship(eid, sid, t, "RECEIPT", qty, None), "kind": "RC", "carrier_id": None}
+
+    day = 86_400_000
+    return [ship("s0", "SH-0", 0), po, ship("s1", "SH-1", 10), ship("s2", "SH-1", 20 * 3_600_000, eta=50 * 3_600_000),
+            ship("s3", "SH-1", 30 * 3_600_000, "DELIVERED"), receipt("r1", "SH-1", 31 * 3_600_000, 4),
+            ship("s5", "SH-0", 32 * 3_600_000, "DELIVERED"),
+            receipt("r2", "SH-1", 3 * day, 6), ship("s4", "SH-2", 4 * day), receipt("r3", "SH-2", 4 * day, 1)]
+
+
+def test_the_per_line_jobs_sharing_the_line_book_write_what_each_writes_alone():
+    """Matching, ETA and on-order over a line's life: an orphan, a late shipment, delivery,
+    receipts, the line closed and its matching and ETA state expired (one day of TTL)
+    while on-order still waits for receipts, then more events for the line."""
+    from dataclasses import replace
+
+    from jobs import core
+    from supplyflow import config
+
+    settings = replace(config.Settings(), matching_ttl_days=1)
+    rule_sets = [rs for rs in _per_line_rule_sets(core, settings)]
+    events = _line_events()
+    stored, together = _replay(rule_sets, events)
+    for rule_set in rule_sets:
+        _, alone = _replay([rule_set], events)
+        assert together[rule_set.job] == alone[rule_set.job], rule_set.job
+    # closed at 32 h, matching's and ETA's state went at 32 h + 1 day and came back with
+    # books of their own at r2; on-order, waiting for r2, kept the shared one
+    subs = stored["subs"]
+    assert "book" in subs["shipment-matching"] and "book" in subs["eta-exceptions"]
+    assert "book" not in subs["on-order"] and len(stored["book"]["shipments"]) == 3
+    assert set(subs["shipment-matching"]["book"]["shipments"]) == {"SH-2"}
+    kinds = {(job, kind) for job, out in together.items() for kind, _ in out}
+    assert {("shipment-matching", "alerts"), ("eta-exceptions", "alerts"), ("on-order", "on_order")} <= kinds
+
+
+def _per_line_rule_sets(core, settings):
+    from jobs import eta_exceptions, location_events, shipment_matching
+    RuleSet = line_events.RuleSet
+    return [RuleSet(shipment_matching.NAME, shipment_matching.rules(settings), shipment_matching.OUTPUTS),
+            RuleSet(eta_exceptions.NAME, eta_exceptions.rules(settings), eta_exceptions.OUTPUTS),
+            location_events.on_order_rules(settings)]
+
+
+def test_matching_reads_the_state_an_older_build_stored_where_the_state_was_the_book():
+    from jobs import shipment_matching
+    from supplyflow import config
+
+    rules = shipment_matching.rules(config.Settings())
+    events = _line_events()
+    state = None
+    for event in events[:4]:
+        state, _, _ = line_events.fire(rules, state, [event], event["event_time"], True, 0)
+    old = copy.deepcopy({**state["book"], "emitted": state["emitted"], "emitted_line": state["emitted_line"]})
+    if "expiry_timer" in state:
+        old["expiry_timer"] = state["expiry_timer"]
+    assert "book" not in old and old["versions"] and old["emitted"]
+    now = events[4]
+    assert (line_events.fire(rules, old, [now], now["event_time"], True, 0)
+            == line_events.fire(rules, state, [now], now["event_time"], True, 0))
