@@ -11,7 +11,10 @@ reorder rules; SQL, the sinks and the transactional ids are each job's own.
 
 Each job's rules keep their own state inside the key's state and take part only in the
 timers they would have had alone (line_events.fire_all), so every table row, alert and
-topic record is the one the job would write alone (a test compares the two).
+topic record is the one the job would write alone (a test compares the two). The three
+per-line rule sets read one line book per key, recorded once per event, rather than a
+copy each (a job whose state expired while the others kept the line starts one of its
+own, as it would alone).
 
     supplyflow run core [--bounded]     (after the edge; `run all` runs both)
 """
