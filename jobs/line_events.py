@@ -215,7 +215,7 @@ def _settle(rules, state: dict | None, timers: list[int], applied: bool, timesta
 
 
 def fire_all(rule_sets: list[RuleSet], stored: dict | None, pending: list[dict], timestamp: int,
-             time_passed: bool, now_ms: int) -> tuple[dict | None, list[int], list[tuple[str, dict]]]:
+             time_passed: bool, now_ms: int) -> tuple[dict | None, list[int], list[tuple[str, str, dict]]]:
     """`fire` for every job of a stage; outputs are (job, kind, row).
 
     One job keeps its state as `fire` leaves it. Several jobs share the key's state:
@@ -238,6 +238,7 @@ def fire_all(rule_sets: list[RuleSet], stored: dict | None, pending: list[dict],
     stored = stored or {"subs": {}, "timers": {}}
     subs, owned = stored["subs"], stored["timers"]
     book = stored.pop("book", None)
+    kind = next((rs.book for rs in rule_sets if rs.shares_book), None)  # the Book shared, if any
     taking = []  # [rule set, its events now, its other timers, its state, reads the shared book, its timers]
     for rule_set in rule_sets:
         mine = pending if rule_set.kinds is None else [e for e in pending if e["kind"] in rule_set.kinds]
@@ -250,23 +251,23 @@ def fire_all(rule_sets: list[RuleSet], stored: dict | None, pending: list[dict],
         if state is not None and rule_set.upgrade is not None:
             state = rule_set.upgrade(state)
         # the shared book: a state keeping none of its own, or one starting now while no job reads it
-        shares = rule_set.shares_book and ("book" not in state if state is not None else book is None and bool(mine))
+        shares = (rule_set.shares_book and rule_set.book is kind
+                  and ("book" not in state if state is not None else book is None and bool(mine)))
         taking.append([rule_set, mine, [t for t in own if t != timestamp], state, shares, []])
     sharing = [entry for entry in taking if entry[4]]
     if not sharing:  # each job on its own, one after the other
         for entry in taking:
             rule_set, mine, _, state, _, due = entry
-            rules, kind = rule_set.rules, rule_set.book
+            rules, own_book = rule_set.rules, rule_set.book
             for event in mine:
                 if state is None:
                     state = entry[3] = rules.new_state(event)
-                    if kind is not None:
-                        state["book"] = kind.new(event)
-                if kind is not None:
-                    kind.apply(state["book"], event)
+                    if own_book is not None:
+                        state["book"] = own_book.new(event)
+                if own_book is not None:
+                    own_book.apply(state["book"], event)
                 due.extend(rules.apply(state, event))
     else:  # event by event: the shared book records each once, before the jobs apply it
-        kind = sharing[0][0].book
         book = book if book is not None else kind.new(pending[0])
         for entry in sharing:
             if entry[3] is not None:
@@ -295,7 +296,7 @@ def fire_all(rule_sets: list[RuleSet], stored: dict | None, pending: list[dict],
             owned[rule_set.job] = sorted(own)
         timers.extend(due)
         outputs.extend((rule_set.job, kind, doc) for kind, doc in out)
-    if book is not None and any(rs.shares_book and "book" not in subs.get(rs.job, {"book": None})
+    if book is not None and any(rs.book is kind and rs.shares_book and "book" not in subs.get(rs.job, {"book": None})
                                 for rs in rule_sets):
         stored["book"] = book
     return (stored if subs or owned else None), timers, outputs

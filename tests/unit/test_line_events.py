@@ -280,3 +280,21 @@ def test_matching_reads_the_state_an_older_build_stored_where_the_state_was_the_
     now = events[4]
     assert (line_events.fire(rules, old, [now], now["event_time"], True, 0)
             == line_events.fire(rules, state, [now], now["event_time"], True, 0))
+
+
+class OtherReader(Reader):
+    """Reads a book of another kind (the events' times)."""
+
+    book = line_events.Book(new=lambda event: {"ids": []},
+                            apply=lambda book, event: book["ids"].append(event["event_time"]))
+
+
+def test_only_jobs_reading_the_same_kind_of_book_share_it():
+    jobs = [line_events.RuleSet("a", Reader()), line_events.RuleSet("b", OtherReader()),
+            line_events.RuleSet("c", Reader())]
+    events = [_event("x", 1), _event("y", 2)]
+    stored, together = _replay(jobs, events)
+    for job in jobs:
+        assert together[job.job] == _replay([job], events)[1][job.job], job.job
+    assert stored["book"] == {"ids": ["x", "y"]} and stored["subs"]["b"]["book"] == {"ids": [1, 2]}
+    assert "book" not in stored["subs"]["a"] and "book" not in stored["subs"]["c"]
