@@ -153,19 +153,21 @@ def instant_order(event: dict) -> tuple:
     return KINDS.index(event["kind"]), event.get("version") or 0, event["event_id"]
 
 
-def new_state(rules, event: dict) -> dict:
-    """The state `rules` start at `event`, with a book of its own when they read one."""
+def new_state(rules, event: dict, book: Book | None = ...) -> dict:
+    """The state `rules` start at `event`, with a book of its own when they read one
+    (`book`: that Book, None for none; by default the rules' own)."""
     state = rules.new_state(event)
-    book = getattr(rules, "book", None)
+    book = getattr(rules, "book", None) if book is ... else book
     if book is not None:
         state["book"] = book.new(event)
     return state
 
 
-def apply(rules, state: dict, event: dict, book_applied: bool = False) -> list[int]:
-    """Apply `event` to `state` (its book first, unless `book_applied`); the rules' timers."""
-    book = getattr(rules, "book", None)
-    if book is not None and not book_applied:
+def apply(rules, state: dict, event: dict, book: Book | None = ...) -> list[int]:
+    """Apply `event` to `state`, its book first (`book`: that Book, None when the book is
+    recorded elsewhere; by default the rules' own); the rules' timers."""
+    book = getattr(rules, "book", None) if book is ... else book
+    if book is not None:
         book.apply(state["book"], event)
     return rules.apply(state, event)
 
@@ -238,7 +240,7 @@ def fire_all(rule_sets: list[RuleSet], stored: dict | None, pending: list[dict],
     stored = stored or {"subs": {}, "timers": {}}
     subs, owned = stored["subs"], stored["timers"]
     book = stored.pop("book", None)
-    kind = next((rs.book for rs in rule_sets if rs.shares_book), None)  # the Book shared, if any
+    shared_kind = next((rs.book for rs in rule_sets if rs.shares_book), None)  # the Book shared, if any
     taking = []  # [rule set, its events now, its other timers, its state, reads the shared book, its timers]
     for rule_set in rule_sets:
         mine = pending if rule_set.kinds is None else [e for e in pending if e["kind"] in rule_set.kinds]
@@ -251,38 +253,33 @@ def fire_all(rule_sets: list[RuleSet], stored: dict | None, pending: list[dict],
         if state is not None and rule_set.upgrade is not None:
             state = rule_set.upgrade(state)
         # the shared book: a state keeping none of its own, or one starting now while no job reads it
-        shares = (rule_set.shares_book and rule_set.book is kind
+        shares = (rule_set.shares_book and rule_set.book is shared_kind
                   and ("book" not in state if state is not None else book is None and bool(mine)))
         taking.append([rule_set, mine, [t for t in own if t != timestamp], state, shares, []])
     sharing = [entry for entry in taking if entry[4]]
     if not sharing:  # each job on its own, one after the other
         for entry in taking:
             rule_set, mine, _, state, _, due = entry
-            rules, own_book = rule_set.rules, rule_set.book
             for event in mine:
-                if state is None:
-                    state = entry[3] = rules.new_state(event)
-                    if own_book is not None:
-                        state["book"] = own_book.new(event)
-                if own_book is not None:
-                    own_book.apply(state["book"], event)
-                due.extend(rules.apply(state, event))
+                state = entry[3] = state or new_state(rule_set.rules, event, rule_set.book)
+                due.extend(apply(rule_set.rules, state, event, rule_set.book))
     else:  # event by event: the shared book records each once, before the jobs apply it
-        book = book if book is not None else kind.new(pending[0])
+        book = book if book is not None else shared_kind.new(pending[0])
         for entry in sharing:
             if entry[3] is not None:
                 entry[3]["book"] = book
         for event in pending:
-            kind.apply(book, event)
+            shared_kind.apply(book, event)
             for entry in taking:
                 rule_set, _, _, state, shares, due = entry
                 if rule_set.kinds is not None and event["kind"] not in rule_set.kinds:
                     continue
+                own_book = None if shares else rule_set.book
                 if state is None:
-                    state = entry[3] = rule_set.rules.new_state(event) if shares else new_state(rule_set.rules, event)
+                    state = entry[3] = new_state(rule_set.rules, event, own_book)
                     if shares:
                         state["book"] = book
-                due.extend(apply(rule_set.rules, state, event, book_applied=shares))
+                due.extend(apply(rule_set.rules, state, event, own_book))
     timers, outputs = [], []
     for rule_set, mine, own, state, shares, due in taking:
         state, due, out = _settle(rule_set.rules, state, due, bool(mine), timestamp, time_passed,
@@ -296,8 +293,8 @@ def fire_all(rule_sets: list[RuleSet], stored: dict | None, pending: list[dict],
             owned[rule_set.job] = sorted(own)
         timers.extend(due)
         outputs.extend((rule_set.job, kind, doc) for kind, doc in out)
-    if book is not None and any(rs.book is kind and rs.shares_book and "book" not in subs.get(rs.job, {"book": None})
-                                for rs in rule_sets):
+    readers = (rs for rs in rule_sets if rs.shares_book and rs.book is shared_kind and rs.job in subs)
+    if book is not None and any("book" not in subs[rs.job] for rs in readers):
         stored["book"] = book
     return (stored if subs or owned else None), timers, outputs
 

@@ -52,10 +52,10 @@ class OnOrderRules:
     warehouse, after each of its PO events and receipts. When a PO update moves the line
     to another sku or warehouse, the old location gets 0."""
 
+    book = line_events.LINE_BOOK
+
     def __init__(self, ttl_ms: int):
         self.ttl_ms = ttl_ms
-
-    book = line_events.LINE_BOOK
 
     def new_state(self, event: dict) -> dict:
         return {"at": None, "open": None, "trigger": None}
