@@ -269,13 +269,16 @@ def eta_thresholds(settings: config.Settings):
 
 class LineStage:
     """Per PO line: the eta-exceptions job's rules (EtaRules) and the first stage of the
-    inventory/reorder jobs (OnOrderRules), each with its own line book (the suite's
-    per-line stage keeps one for its three rule sets: jobs/line_events.fire_all)."""
+    inventory/reorder jobs (OnOrderRules), reading one line book (state["book"]), as the
+    suite's per-line stage does for its three rule sets (jobs/line_events.fire_all)."""
 
     def __init__(self, settings: config.Settings):
         ttl_ms = settings.matching_ttl_days * 86_400_000
         self.eta = EtaRules(ttl_ms, eta_thresholds(settings), int(settings.stale_after_hours * 3_600_000))
         self.on_order = OnOrderRules(ttl_ms)
+        self.book = self.eta.book
+        if self.on_order.book is not self.book:
+            raise ValueError("the ETA and on-order rules read different line books: they cannot share one")
         self.window_ms = settings.dedup_window_minutes * 60_000
 
     def step(self, state: dict[str, Any] | None, msg: dict[str, Any], ts: int,
@@ -288,14 +291,21 @@ class LineStage:
         ev, movement = msg["event"], msg.get("movement")
         if ev["kind"] != "RC" and not first_seen(state, f"{ev['kind']}:{ev['event_id']}", ts, self.window_ms):
             return state, []
-        out: list[dict[str, Any]] = []
-        state["eta"] = state["eta"] or line_events.new_state(self.eta, ev)
-        line_events.apply(self.eta, state["eta"], ev)  # its event-time timers (STALE_TRACKING) are not kept: README
-        out += [render_alert(a) for a in self.eta.emit(state["eta"], ev, now_ms).get("alerts", [])]
-        state["oo"] = state["oo"] or line_events.new_state(self.on_order, ev)
-        line_events.apply(self.on_order, state["oo"], ev)
+        # one line book for both rule sets, recorded once per event, as the suite's per-line
+        # stage keeps it (jobs/line_events.fire_all): both start at the line's first event
+        # and never expire here, so their books would be the same
+        book = state["book"] = state.get("book") or self.book.new(ev)
+        self.book.apply(book, ev)
+        # (the ETA rules' event-time timers, STALE_TRACKING, are not kept: README)
+        for name, rules in (("eta", self.eta), ("oo", self.on_order)):
+            state[name] = state[name] or line_events.new_state(rules, ev, book=None)
+            state[name]["book"] = book
+            line_events.apply(rules, state[name], ev, book=None)
+        out: list[dict[str, Any]] = [render_alert(a) for a in self.eta.emit(state["eta"], ev, now_ms).get("alerts", [])]
         rows = self.on_order.emit(state["oo"], ev, now_ms).get("on_order", [])
         out += to_location(([movement] if movement else []) + [on_order_event(r) for r in rows])
+        for name in ("eta", "oo"):
+            del state[name]["book"]  # stored once, under the line's state
         return state, out
 
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 import pytest
 
 from benchmarks.peer import logic, reference
+from jobs import line_events
 from supplyflow import config, contracts
 from testdata import generator
 from testdata.generator import Record
@@ -144,6 +145,23 @@ def test_receipt_before_its_shipment_moves_stock_now_and_reaches_the_line_later(
     assert (path(ship), ship["event"]) == (([L], "PO-1#1"), sh)  # uniform: the shipment event goes on
     assert (path(receipt), receipt["event"]["kind"], receipt["movement"]) == (([L], "PO-1#1"), "RC", None)
     assert state["pending"] == []
+
+
+# --- per line ------------------------------------------------------------------------------
+def test_the_line_stage_keeps_one_book_for_eta_and_on_order():
+    stage = logic.LineStage(SETTINGS)
+    po = logic.po_line_event(json.loads(PO))
+    state, _ = stage.step(None, {"event": po}, 1, 0)
+    sh = logic.shipment_line_event(json.loads(SHIP))
+    state, _ = stage.step(state, {"event": sh}, 2, 0)
+    # one book, with both events, and none in the rule sets' own parts
+    assert "book" not in state["eta"] and "book" not in state["oo"]
+    assert state["book"]["po_id"] == "PO-1" and list(state["book"]["shipments"]) == ["SH-1"]
+    # each rule set read it as its own: the same state as a private book gives
+    eta = line_events.new_state(stage.eta, po)
+    for ev in (po, sh):
+        line_events.apply(stage.eta, eta, ev)
+    assert {**state["eta"], "book": state["book"]} == eta
 
 
 # --- per location --------------------------------------------------------------------------
