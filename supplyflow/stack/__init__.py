@@ -44,10 +44,19 @@ def create_namespace(settings: config.Settings, namespace: str) -> config.Settin
     return ns_settings
 
 
+def in_namespace(topic: str, namespace: str) -> bool:
+    """Whether `topic` belongs to the throw-away `namespace`: it is named `<namespace>.*`, or
+    it is an internal topic a stream processor made for one of those, as Quix Streams does
+    for the benchmark's peer (`changelog__<group>--<namespace>.<topic>--<store>`, and
+    `repartition__…` likewise)."""
+    return topic.startswith(f"{namespace}.") or (
+        topic.startswith(("changelog__", "repartition__")) and f"--{namespace}." in topic)
+
+
 def drop_namespace(settings: config.Settings, ns_settings: config.Settings) -> list[str]:
     """Remove a namespace made by create_namespace: its database and its topics (every
-    topic named `<namespace>.*`, also those a benchmark added). Returns the topics deleted.
-    Never the default namespace: it has no prefix to tell its topics apart."""
+    topic `in_namespace`, also those a benchmark or its peer added). Returns the topics
+    deleted. Never the default namespace: it has no prefix to tell its topics apart."""
     import psycopg
     from kafka import KafkaAdminClient
 
@@ -57,7 +66,7 @@ def drop_namespace(settings: config.Settings, ns_settings: config.Settings) -> l
         conn.execute(f'drop database if exists "{ns_settings.pg_db}" with (force)')
     admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="supplyflow-stack")
     try:
-        mine = sorted(t for t in admin.list_topics() if t.startswith(f"{ns_settings.namespace}."))
+        mine = sorted(t for t in admin.list_topics() if in_namespace(t, ns_settings.namespace))
         if mine:
             admin.delete_topics(mine)
         return mine

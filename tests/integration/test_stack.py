@@ -96,8 +96,9 @@ def test_missing_maven_gives_a_one_line_error(tmp_path):
 
 
 def test_a_dropped_namespace_leaves_neither_topics_nor_database(stack):
-    """What a test or benchmark namespace made — its topics, a benchmark's extra topic, its
-    database — is gone after drop_namespace; the default namespace's topics stay."""
+    """What a test or benchmark namespace made — its topics, a benchmark's extra topic, the
+    changelog topic its Quix Streams peer adds, its database — is gone after
+    drop_namespace; the default namespace's topics, and another namespace's, stay."""
     import uuid
 
     import psycopg
@@ -107,17 +108,26 @@ def test_a_dropped_namespace_leaves_neither_topics_nor_database(stack):
     from tests.helpers import wait_for
 
     ns = create_namespace(stack, f"t{uuid.uuid4().hex[:8]}")
-    ensure_topics(ns, extra={ns.topic("bench.passthrough"): {}})
+    other = f"t{uuid.uuid4().hex[:8]}"
+
+    def changelog(namespace: str) -> str:  # as Quix Streams names a store's changelog
+        return f"changelog__{namespace}-peer--{namespace}.peer.by-line--default"
+
+    ensure_topics(ns, extra={ns.topic("bench.passthrough"): {}, changelog(ns.namespace): {},
+                             changelog(other): {}})
     admin = KafkaAdminClient(**stack.kafka_client_config(), client_id="test-stack")
     try:
         def topics_of(namespace: str) -> set[str]:
-            return {t for t in admin.list_topics() if t.startswith(f"{namespace}.")}
+            return {t for t in admin.list_topics() if t.startswith(f"{namespace}.") or t == changelog(namespace)}
 
         made = topics_of(ns.namespace)
-        assert ns.topic("bench.passthrough") in made and len(made) == len(config.ALL_TOPICS) + 1
+        assert {ns.topic("bench.passthrough"), changelog(ns.namespace)} <= made
+        assert len(made) == len(config.ALL_TOPICS) + 2
         assert sorted(drop_namespace(stack, ns)) == sorted(made)
         wait_for(lambda: not topics_of(ns.namespace), f"the topics of {ns.namespace} to go")
         assert stack.topic(config.PURCHASE_ORDERS) in admin.list_topics()
+        assert changelog(other) in admin.list_topics()  # not this namespace's
+        admin.delete_topics([changelog(other)])
     finally:
         admin.close()
     with psycopg.connect(**stack.pg_conninfo()) as conn:

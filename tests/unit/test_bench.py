@@ -312,3 +312,23 @@ def test_the_warm_up_covers_the_opening_setup():
     delivered = [i for i, r in enumerate(records) if r.expect == "valid" and r.note.startswith("DELIVERED")]
     assert end < steady < len(records) and delivered[0] < steady
     assert sum(i >= steady for i in delivered) > 0.3 * len(delivered)
+
+
+@pytest.mark.parametrize("topic, mine", [
+    ("bpeer1a2b3c.scm.purchase-orders", True),
+    ("bpeer1a2b3c.peer.alerts", True),
+    # the peer's Quix Streams stores: a changelog per store, named after its group and topic
+    ("changelog__bpeer1a2b3c-peer--bpeer1a2b3c.peer.by-line--default", True),
+    ("repartition__bpeer1a2b3c-peer--bpeer1a2b3c.peer.by-line--x", True),
+    # another namespace's, the default namespace's, Kafka's own
+    ("changelog__bpeer9f9f9f-peer--bpeer9f9f9f.peer.by-line--default", False),
+    ("bpeer1a2b3cd.scm.purchase-orders", False),
+    ("scm.purchase-orders", False),
+    ("__consumer_offsets", False),
+])
+def test_a_benchmark_namespace_owns_its_topics_and_its_peers_changelogs(topic, mine):
+    """drop_namespace deletes these: each peer run left its changelogs (GBs) on the broker,
+    whose log cleaner then compacted them during later runs."""
+    from supplyflow import stack
+
+    assert stack.in_namespace(topic, "bpeer1a2b3c") is mine
