@@ -327,8 +327,8 @@ def test_the_warm_up_covers_the_opening_setup():
     ("__consumer_offsets", False),
 ])
 def test_a_benchmark_namespace_owns_its_topics_and_its_peers_changelogs(topic, mine):
-    """drop_namespace deletes these: each peer run left its changelogs (GBs) on the broker,
-    whose log cleaner then compacted them during later runs."""
+    """drop_namespace deletes these: each peer run left its changelogs (1-3 GB) on the
+    broker's disk."""
     from supplyflow import stack
 
     assert stack.in_namespace(topic, "bpeer1a2b3c") is mine
