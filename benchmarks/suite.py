@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from benchmarks import harness
+from benchmarks import harness, probe
 from supplyflow import config, contracts
 from supplyflow.errors import SupplyflowError
 
@@ -187,6 +187,7 @@ def measure(name: str, settings: config.Settings, records, rates: list[int], sec
     """One system through the rate steps, in a fresh namespace; returns its figures."""
     from supplyflow import stack
 
+    speed = probe.machine_speed()  # before anything of the system runs: the host's speed now
     ns = stack.create_namespace(settings, f"b{name[:4]}{uuid.uuid4().hex[:6]}")
     (ns.data_dir / "bench").mkdir(parents=True, exist_ok=True)
     stack.ensure_topics(ns, extra={ns.topic(t): {} for t in ("bench.passthrough", "peer.alerts")})
@@ -207,7 +208,7 @@ def measure(name: str, settings: config.Settings, records, rates: list[int], sec
         system.stop()
         stack.drop_namespace(settings, ns)
     held = [s for s in steps if s.held]
-    return {"system": name, "namespace": ns.namespace, "steps": [s.summary() for s in steps],
+    return {"system": name, "namespace": ns.namespace, "machine_speed": speed, "steps": [s.summary() for s in steps],
             "sustained_rate": max((s.rate for s in held), default=0),
             "state_bytes": sum(state.values()), "state_by_job": state,
             **({"taskmanagers_by_job": placement} if placement else {})}
@@ -324,7 +325,7 @@ def report(results: dict) -> str:
     """The markdown tables: per system and step, then the ratios the targets name."""
     lines = [f"{results['seconds_per_step']:.0f} s per step, parallelism {results['parallelism']}, "
              f"{results['cpus']} CPUs, exactly-once everywhere, Flink checkpoints every "
-             f"{results.get('checkpoint_interval', '5 s')}", "",
+             f"{results.get('checkpoint_interval', '5 s')}", "", *_speeds(results),
              "| system | input/s | achieved/s | held | lag slope/s | final lag | p50 ms | p95 ms | p99 ms "
              "| CPU s / M events | peak RSS MB | harness cores | steal % |", "|" + "---|" * 13]
     for name, system in results["systems"].items():
@@ -370,6 +371,17 @@ def report(results: dict) -> str:
 def _harness_short(step: dict) -> bool:
     """Not held only because the harness could not send the rate (the system kept up)."""
     return bool(step.get("producer_short")) and bool(step.get("keeps_up"))
+
+
+def _speeds(results: dict) -> list[str]:
+    """The host's speed before each system (benchmarks/probe.py), when the run recorded it."""
+    speeds = {name: system["machine_speed"] for name, system in results["systems"].items()
+              if system.get("machine_speed")}
+    if not speeds:
+        return []
+    return ["Host speed before each system, CPU seconds (higher is slower; benchmarks/probe.py): "
+            + "; ".join(f"{name} loop {s['loop_s']:.2f} s, memory chase {s['chase_s']:.2f} s"
+                        for name, s in speeds.items()), ""]
 
 
 def _held(step: dict) -> str:
