@@ -5,7 +5,7 @@ On this project's 2-core virtual machines the same build and records have cost t
 from 471 to 608 CPU seconds per million events, with no steal and no other process: on
 2026-12-07 a pointer chase over a shuffled list took 1.07-1.22 s in the morning and
 1.41-1.66 s at noon, while a pure-Python loop took the same 0.37 s all day, and the
-pass-through's CPU per event rose by as much as the chase (benchmarks/README.md). The
+pass-through's CPU per event rose with the chase, by 40-55 % (benchmarks/README.md). The
 host's memory got slower (neighbours sharing its caches and memory bandwidth, invisible
 as steal), and the JVMs, RocksDB and Kafka feel it more than the interpreter does.
 
