@@ -207,8 +207,10 @@ def measure(name: str, settings: config.Settings, records, rates: list[int], sec
     finally:
         system.stop()
         stack.drop_namespace(settings, ns)
+    speed_after = probe.machine_speed()  # the host can change speed within minutes
     held = [s for s in steps if s.held]
-    return {"system": name, "namespace": ns.namespace, "machine_speed": speed, "steps": [s.summary() for s in steps],
+    return {"system": name, "namespace": ns.namespace, "machine_speed": {"before": speed, "after": speed_after},
+            "steps": [s.summary() for s in steps],
             "sustained_rate": max((s.rate for s in held), default=0),
             "state_bytes": sum(state.values()), "state_by_job": state,
             **({"taskmanagers_by_job": placement} if placement else {})}
@@ -374,13 +376,15 @@ def _harness_short(step: dict) -> bool:
 
 
 def _speeds(results: dict) -> list[str]:
-    """The host's speed before each system (benchmarks/probe.py), when the run recorded it."""
+    """The host's speed before and after each system (benchmarks/probe.py), when the run
+    recorded it."""
     speeds = {name: system["machine_speed"] for name, system in results["systems"].items()
               if system.get("machine_speed")}
     if not speeds:
         return []
-    return ["Host speed before each system, CPU seconds (higher is slower; benchmarks/probe.py): "
-            + "; ".join(f"{name} loop {s['loop_s']:.2f} s, memory chase {s['chase_s']:.2f} s"
+    return ["Host speed before → after each system, CPU seconds (higher is slower; benchmarks/probe.py): "
+            + "; ".join(f"{name} loop {s['before']['loop_s']:.2f} → {s['after']['loop_s']:.2f} s, "
+                        f"memory chase {s['before']['chase_s']:.2f} → {s['after']['chase_s']:.2f} s"
                         for name, s in speeds.items()), ""]
 
 

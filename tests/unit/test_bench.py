@@ -340,9 +340,10 @@ def test_the_host_speed_probe_times_both_walks_and_the_report_shows_it():
     assert probe.loop_s(20_000) > 0 and probe.chase_s(50_000, 20_000) > 0
     step = _step(1000, [(t, 0) for t in range(0, 100, 2)])
     system = {"steps": [step.summary()], "sustained_rate": 1000, "state_bytes": 0,
-              "machine_speed": {"loop_s": 0.371, "chase_s": 1.412}}
+              "machine_speed": {"before": {"loop_s": 0.371, "chase_s": 1.412},
+                                "after": {"loop_s": 0.374, "chase_s": 1.147}}}
     results = {"seconds_per_step": 100, "parallelism": 1, "cpus": 2, "latency_rate": 5000, "date": "d",
                "systems": {"suite": system}}
-    assert "suite loop 0.37 s, memory chase 1.41 s" in suite.report(results)
+    assert "suite loop 0.37 → 0.37 s, memory chase 1.41 → 1.15 s" in suite.report(results)
     del system["machine_speed"]  # a run recorded before the probe existed
     assert "memory chase" not in suite.report(results)
