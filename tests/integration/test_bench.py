@@ -17,8 +17,14 @@ pytestmark = pytest.mark.integration
 
 def test_bench_suite_measures_the_passthrough_step_by_step_and_writes_its_report(stack, tmp_path, monkeypatch):
     monkeypatch.setattr(harness, "WARMUP_S", 5.0)
+    from supplyflow.stack.flink_cluster import FlinkCluster
+
     assert cli("stack", "up", "--flink-cluster").returncode == 0
+    checkpoints = FlinkCluster(stack).home / "checkpoints"
+    kept = set(checkpoints.glob("*"))
     results = suite.main(stack, ["passthrough"], rates=[100, 200], seconds=20, latency_rate=200, out_dir=tmp_path)
+    # its outputs were read read_committed (below), so it checkpointed; the run removed them
+    assert set(checkpoints.glob("*")) <= kept
 
     system = results["systems"]["passthrough"]
     assert [s["rate"] for s in system["steps"]] == [100, 200]
