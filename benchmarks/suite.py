@@ -126,7 +126,7 @@ class FlinkSystem:
         procs.wait_until(lambda: not self.running(or_starting=True), 180, f"the cancelled {', '.join(self.jobs)}",
                          f"see the logs in {self.cluster.home / 'log'}")
         for jid in jids:
-            shutil.rmtree(self.cluster.home / "checkpoints" / jid, ignore_errors=True)
+            shutil.rmtree(self.cluster.checkpoints(jid), ignore_errors=True)
 
 
 class PeerSystem:

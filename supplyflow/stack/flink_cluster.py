@@ -104,9 +104,14 @@ class FlinkCluster:
                          f"something else listens on {REST_PORT}")
         return pids
 
+    def checkpoints(self, jid: str = "") -> Path:
+        """Where the cluster keeps job `jid`'s checkpoints (flinkconf's
+        execution.checkpointing.dir; without `jid`, every job's)."""
+        return self.home / "checkpoints" / jid if jid else self.home / "checkpoints"
+
     def latest_checkpoint(self, jid: str) -> Path | None:
         """The newest completed checkpoint retained for job `jid` (one with its _metadata)."""
-        done = [d for d in (self.home / "checkpoints" / jid).glob("chk-*") if (d / "_metadata").exists()]
+        done = [d for d in self.checkpoints(jid).glob("chk-*") if (d / "_metadata").exists()]
         return max(done, key=lambda d: int(d.name.split("-")[1]), default=None)
 
     def _kill(self, kind: str) -> list[int]:

@@ -20,7 +20,7 @@ def test_bench_suite_measures_the_passthrough_step_by_step_and_writes_its_report
     from supplyflow.stack.flink_cluster import FlinkCluster
 
     assert cli("stack", "up", "--flink-cluster").returncode == 0
-    checkpoints = FlinkCluster(stack).home / "checkpoints"
+    checkpoints = FlinkCluster(stack).checkpoints()
     kept = set(checkpoints.glob("*"))
     results = suite.main(stack, ["passthrough"], rates=[100, 200], seconds=20, latency_rate=200, out_dir=tmp_path)
     # its outputs were read read_committed (below), so it checkpointed; the run removed them
