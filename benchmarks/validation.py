@@ -34,21 +34,10 @@ def python_rate(records, repeat: int = 3) -> float:
     return best
 
 
-# The same edge job with the validation UDF replaced by a constant verdict in SQL: what
-# the Kafka source, dedup and exactly-once sinks cost without any Python.
-_NO_PYTHON_CHECK = """
-SELECT src_topic, src_partition, src_offset, src_timestamp, record_key, record_value, proc_time,
-       logical_topic, TRUE AS accepted,
-       src_topic || CAST(src_partition AS STRING) || ':' || CAST(src_offset AS STRING) AS event_id,
-       CAST(record_key AS STRING) AS entity_key, CAST(record_value AS STRING) AS payload,
-       CAST(NULL AS STRING) AS error_code, CAST(NULL AS STRING) AS error_detail
-FROM raw_inputs
-"""
-
-
 def flink_rate(settings: config.Settings, records, mode: str) -> tuple[float, float]:
     """(records/s, seconds) of a bounded edge run over `records` in Python `mode`, or with
     no Python at all (mode "none")."""
+    from benchmarks import edge_floor
     from jobs import edge
     from supplyflow import runner, stack
     from supplyflow.produce import produce
@@ -56,16 +45,15 @@ def flink_rate(settings: config.Settings, records, mode: str) -> tuple[float, fl
     ns_settings = stack.create_namespace(settings, f"bench{uuid.uuid4().hex[:6]}")
     try:
         produce(ns_settings, records, progress=True)
-        original, check = edge.job_config, edge._CHECK
-        edge.job_config = lambda s: {**original(s), "python.execution-mode": "thread" if mode == "none" else mode}
-        if mode == "none":
-            edge._CHECK = _NO_PYTHON_CHECK
+        original = edge.job_config
+        if mode != "none":  # "none": the edge with a constant verdict in SQL, no Python (benchmarks/edge_floor.py)
+            edge.job_config = lambda s: {**original(s), "python.execution-mode": mode}
         try:
             start = time.perf_counter()
-            runner.run(["edge"], ns_settings, bounded=True)
+            runner.run([edge_floor.NAME if mode == "none" else edge.NAME], ns_settings, bounded=True)
             seconds = time.perf_counter() - start
         finally:
-            edge.job_config, edge._CHECK = original, check
+            edge.job_config = original
     finally:
         stack.drop_namespace(settings, ns_settings)
     return len(records) / seconds, seconds

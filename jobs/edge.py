@@ -143,41 +143,47 @@ def _add_counters(t_env, statements) -> None:
         add_counter(t_env, statements, sink, "checked", where)
 
 
-# namespace -> end offsets of the bounded run under way, committed by on_finished()
-_BOUNDED_ENDS: dict[str, dict[tuple[str, int], int]] = {}
+# namespace -> (consumer group, end offsets) of the bounded run under way, committed by on_finished()
+_BOUNDED_ENDS: dict[str, tuple[str, dict[tuple[str, int], int]]] = {}
 
 
-def group_id(settings: config.Settings) -> str:
-    """The edge's consumer group (one per namespace)."""
-    return settings.transactional_id_prefix(NAME, "source")
+def group_id(settings: config.Settings, name: str = NAME) -> str:
+    """The edge's consumer group (one per namespace); `name`: of a variant of the job."""
+    return settings.transactional_id_prefix(name, "source")
 
 
 def on_finished(settings: config.Settings) -> None:
     """After a bounded run finished with all output committed: commit its end offsets."""
-    ends = _BOUNDED_ENDS.pop(settings.namespace, None)
+    group, ends = _BOUNDED_ENDS.pop(settings.namespace, (None, None))
     if ends:
-        kafka_io.commit_group_offsets(settings, group_id(settings), ends)
+        kafka_io.commit_group_offsets(settings, group, ends)
 
 
-def build(t_env, settings: config.Settings, bounded: bool):
-    """Declare the edge's sources, rules and sinks on t_env; returns its StatementSet."""
-    _register_udf(t_env)
+def build(t_env, settings: config.Settings, bounded: bool, check: str = _CHECK, name: str = NAME):
+    """Declare the edge's sources, rules and sinks on t_env; returns its StatementSet.
+
+    `check` and `name` are for benchmarks/edge_floor.py, the same job with a constant
+    verdict in SQL instead of the validation function (`check`: the query of the view
+    `checked`, whose columns _CHECK's are) under a job name of its own (`name`: its
+    consumer group and transactional ids)."""
+    if check is _CHECK:
+        _register_udf(t_env)
     ends = kafka_io.end_offsets(settings, [settings.topic(t) for t in contracts.INPUT_SCHEMAS]) if bounded else {}
     if bounded:
-        _BOUNDED_ENDS[settings.namespace] = ends
+        _BOUNDED_ENDS[settings.namespace] = (group_id(settings, name), ends)
 
     # define the sources: every input topic, raw bytes, with a processing-time attribute
     checks = []
     for topic in contracts.INPUT_SCHEMAS:
         source = _source_name(topic)
         t_env.execute_sql(ddl.raw_kafka_source(
-            source, settings.topic(topic), settings, group_id=group_id(settings),
+            source, settings.topic(topic), settings, group_id=group_id(settings, name),
             bounded=bounded, proc_time=True, from_group_offsets=True,
             end_offsets={p: o for (t, p), o in ends.items() if t == settings.topic(topic)} if bounded else None,
         ))
         checks.append(_RAW.format(logical=topic, source=source))
     t_env.create_temporary_view("raw_inputs", t_env.sql_query(" UNION ALL ".join(checks)))
-    t_env.create_temporary_view("checked", t_env.sql_query(_CHECK))
+    t_env.create_temporary_view("checked", t_env.sql_query(check))
     t_env.create_temporary_view("dlq_rows", t_env.sql_query(_DLQ_ROWS))
     t_env.create_temporary_view("accepted", t_env.sql_query(_ACCEPTED))
 
@@ -185,7 +191,7 @@ def build(t_env, settings: config.Settings, bounded: bool):
     statements = t_env.create_statement_set()
     t_env.execute_sql(ddl.kafka_json_sink(
         "dlq_topic", settings.topic(config.DLQ_TOPIC), DLQ_COLUMNS, "source_topic", settings,
-        transactional_id_prefix=settings.transactional_id_prefix(NAME, "dlq"),
+        transactional_id_prefix=settings.transactional_id_prefix(name, "dlq"),
     ))
     t_env.execute_sql(ddl.jdbc_upsert_sink("dlq_table", "dlq_events", DLQ_COLUMNS, ["dlq_id"], settings))
     statements.add_insert_sql(ddl.insert_select("dlq_topic", DLQ_COLUMNS, "dlq_rows"))
@@ -194,7 +200,7 @@ def build(t_env, settings: config.Settings, bounded: bool):
         sink = "valid_" + _source_name(topic)[4:]
         t_env.execute_sql(ddl.kafka_raw_sink(
             sink, settings.topic(valid_topic), settings,
-            transactional_id_prefix=settings.transactional_id_prefix(NAME, sink),
+            transactional_id_prefix=settings.transactional_id_prefix(name, sink),
         ))
         statements.add_insert_sql(
             f"INSERT INTO {sink} SELECT CAST(entity_key AS BYTES), CAST(payload AS BYTES) "

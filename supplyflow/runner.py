@@ -30,6 +30,7 @@ ALL = ("edge", "core")
 # jobs that are not part of the suite (`all`), submitted by `supplyflow bench`
 EXTRA_MODULES = {
     "passthrough": "benchmarks.passthrough",
+    "edge-floor": "benchmarks.edge_floor",
 }
 
 

@@ -42,3 +42,43 @@ def test_bench_suite_measures_the_passthrough_step_by_step_and_writes_its_report
     assert "| passthrough | 100 | " in report and "| passthrough | 200 | " in report
     assert "passthrough loop " in report and "memory chase" in report
     assert (tmp_path / "suite.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_edge_floor_passes_every_record_through_the_edges_sinks_without_python(namespaces):
+    """benchmarks/edge_floor.py, bounded: the edge's sources, dedup and exactly-once sinks
+    around a constant verdict. Every record reaches a valid topic, invalid ones and
+    producer retries too (its event_id is the record's offset), none the DLQ, and the
+    run commits its end offsets to a consumer group of its own, not the edge's."""
+    from kafka import KafkaAdminClient
+
+    from benchmarks import edge_floor
+    from jobs import edge
+    from supplyflow import config, kafka_io, runner
+    from tests.integration.test_edge import CASES, produce_cases
+
+    settings = namespaces()
+    sent = produce_cases(settings)
+    runner.run([edge_floor.NAME], settings, bounded=True, parallelism=1)
+
+    passed = {}
+    for topic, valid in config.VALID_TOPICS.items():
+        records = kafka_io.read_all(settings, settings.topic(valid))
+        assert len(records) == sum(1 for t, _, _ in CASES if t == topic)
+        for record in records:
+            passed[record.value] = passed.get(record.value, 0) + 1
+    assert sum(passed.values()) == len(sent) == len(CASES)
+    assert passed[b"not json"] == 1 and passed[CASES[0][1]] == 2  # an invalid record; a retried one, twice
+    assert kafka_io.read_all(settings, settings.topic(config.DLQ_TOPIC), timeout_s=5) == []
+
+    admin = KafkaAdminClient(**settings.kafka_client_config())
+    try:
+        def committed(group: str) -> dict:
+            offsets = admin.list_group_offsets(group).get(group, {})
+            return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
+
+        ends = kafka_io.end_offsets(settings, [settings.topic(t) for t in config.INPUT_TOPICS])
+        assert committed(edge_floor.group_id(settings)) == ends and sum(ends.values()) == len(CASES)
+        assert edge_floor.group_id(settings) != edge.group_id(settings)
+        assert committed(edge.group_id(settings)) == {}
+    finally:
+        admin.close()
