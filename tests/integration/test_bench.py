@@ -82,3 +82,29 @@ def test_the_edge_floor_passes_every_record_through_the_edges_sinks_without_pyth
         assert committed(edge.group_id(settings)) == {}
     finally:
         admin.close()
+
+
+def _multi_input_operators(build) -> list[str]:
+    """The operators of a job's plan that read more than one input: none of them can be
+    chained to what feeds it, so each record reaches it through Flink's network stack."""
+    from pyflink.table import ExplainDetail
+
+    from supplyflow import config, runner
+
+    plan = build(runner.table_env(config.settings()), config.settings()).explain(ExplainDetail.JSON_EXECUTION_PLAN)
+    nodes = json.loads(plan[plan.index("{", plan.index("== Physical Execution Plan ==")):])["nodes"]
+    return [n["type"] for n in nodes if len(n.get("predecessors", [])) > 1]
+
+
+def test_the_edge_floor_has_the_edges_shape_one_verdict_operator_above_the_union():
+    """The floor stands for the edge without Python only if its plan has the edge's
+    shape: the four topics' union read by one verdict operator, every consumer of the
+    verdicts (DLQ, dedup, 40 counters) chained behind it. A verdict from a plain
+    projection was planned as 42 operators behind the union, each sent every record."""
+    from benchmarks import edge_floor
+    from jobs import edge
+
+    assert [t.split("[")[0] for t in _multi_input_operators(lambda t, s: edge.build(t, s, False))] == \
+        ["PythonCorrelate"]
+    assert [t.split("[")[0] for t in _multi_input_operators(lambda t, s: edge_floor.build(t, s, False))] == \
+        ["Correlate"]
