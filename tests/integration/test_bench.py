@@ -91,7 +91,8 @@ def _multi_input_operators(build) -> list[str]:
 
     from supplyflow import config, runner
 
-    plan = build(runner.table_env(config.settings()), config.settings()).explain(ExplainDetail.JSON_EXECUTION_PLAN)
+    settings = config.settings()
+    plan = build(runner.table_env(settings), settings).explain(ExplainDetail.JSON_EXECUTION_PLAN)
     nodes = json.loads(plan[plan.index("{", plan.index("== Physical Execution Plan ==")):])["nodes"]
     return [n["type"] for n in nodes if len(n.get("predecessors", [])) > 1]
 
