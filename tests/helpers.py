@@ -23,6 +23,16 @@ def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> 
                           env=user_env(env), timeout=timeout)
 
 
+def why_failed(out: subprocess.CompletedProcess) -> str:
+    """What a failed CLI run said: its stdout's end, every line of stderr that names an
+    error (a Java exception's message and its causes sit above a stack too long for a
+    tail) and stderr's end."""
+    named = [line for line in out.stderr.splitlines()
+             if not line.lstrip().startswith("at ") and ("Error" in line or "Exception" in line or "Caused by" in line)]
+    return "\n".join([out.stdout[-1500:], "-- errors named on stderr:", *named[:40], "-- stderr's end:",
+                      out.stderr[-1500:]])
+
+
 def assert_one_line_error(out: subprocess.CompletedProcess, *needles: str) -> None:
     """The CLI failed with exactly one line on stderr, no traceback, naming each needle."""
     assert out.returncode != 0

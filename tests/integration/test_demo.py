@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from testdata import generator
-from tests.helpers import cli, ns_env
+from tests.helpers import cli, ns_env, why_failed
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def demo(namespaces):
     settings = namespaces()
     out = cli("demo", "--scenario", "smoke", "--seed", "5", env=ns_env(settings))
-    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.returncode == 0, why_failed(out)
     return settings, out
 
 
@@ -35,7 +35,7 @@ def test_demo_summary_matches_the_generators_labels(demo):
 def test_quality_passes_on_the_generated_dataset(demo):
     settings, _ = demo
     out = cli("quality", env=ns_env(settings))
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert out.returncode == 0, why_failed(out)
     assert "quality: all 6 suites passed" in out.stdout
     with psycopg.connect(**settings.pg_conninfo()) as conn:
         (lines,) = conn.execute("select count(*) from scm.po_lines").fetchone()
@@ -228,7 +228,7 @@ def test_demo_again_replays_the_same_scenario_instead_of_producing_it_twice(demo
     with psycopg.connect(**settings.pg_conninfo()) as conn:
         positions = conn.execute("select * from scm.inventory_positions order by 1, 2").fetchall()
     again = cli("demo", "--scenario", "smoke", "--seed", "5", env=ns_env(settings))
-    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.returncode == 0, why_failed(again)
     assert "already hold scenario 'smoke' (seed 5): replaying it, producing nothing" in again.stdout
     assert _summary(again.stdout) == _summary(first.stdout) and len(_summary(first.stdout)) > 10
     with psycopg.connect(**settings.pg_conninfo()) as conn:

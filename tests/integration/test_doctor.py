@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 
 from supplyflow import config, doctor
-from tests.helpers import cli, ns_env
+from tests.helpers import cli, ns_env, why_failed
 
 pytestmark = pytest.mark.integration
 
 
 def test_doctor_passes_on_a_prepared_namespace(ns_settings):
     out = cli("doctor", env=ns_env(ns_settings))
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert out.returncode == 0, why_failed(out)
     assert "FAIL" not in out.stdout and ", 0 failed" in out.stdout
     for job in ("shipment-matching", "eta-exceptions", "inventory", "reorder"):  # built and read back
         assert f"ok    {job}/alerts_topic: transactional-id prefix" in out.stdout

@@ -36,7 +36,16 @@ from supplyflow.stack.flink_cluster import FlinkCluster
 from supplyflow.stack.kafka_broker import KafkaBroker
 from supplyflow.stack.postgres import Postgres
 from testdata import generator
-from tests.helpers import cli, entity_key, ns_env, output_snapshot, topic_snapshot, wait_for, watermark_ticks
+from tests.helpers import (
+    cli,
+    entity_key,
+    ns_env,
+    output_snapshot,
+    topic_snapshot,
+    wait_for,
+    watermark_ticks,
+    why_failed,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -145,7 +154,7 @@ class Run:
         args = ["submit", job, "--parallelism", str(parallelism)]
         args += ["--from-savepoint", savepoint] if savepoint else []
         out = cli(*args, env=self.env, timeout=600)
-        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.returncode == 0, why_failed(out)
 
     def fault(self, label: str, inject) -> None:
         started = time.monotonic()
@@ -188,7 +197,7 @@ class Run:
         paths = {}
         for job in JOBS:
             out = cli("savepoint", job, env=self.env, timeout=600)
-            assert out.returncode == 0, out.stderr[-2000:]
+            assert out.returncode == 0, why_failed(out)
             paths[job] = out.stdout.split("savepoint: ", 1)[1].split()[0]
         return paths
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from supplyflow.stack.flink_cluster import TASKMANAGERS, FlinkCluster
-from tests.helpers import cli, output_snapshot, wait_for
+from tests.helpers import cli, output_snapshot, wait_for, why_failed
 
 pytestmark = pytest.mark.cluster
 
@@ -45,7 +45,7 @@ def test_submit_all_to_the_standalone_cluster_at_parallelism_2_equals_the_embedd
     try:
         out = cli("submit", "all", "--bounded", "--parallelism", "2", "--jobmanager", "localhost:8081",
                   env=ns_env(submitted), timeout=900)
-        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.returncode == 0, why_failed(out)
         assert out.stdout.count(" finished") == len(runner.ALL)
     finally:
         cluster.stop()
@@ -102,16 +102,16 @@ def test_stop_with_savepoint_and_resume_at_another_parallelism_loses_and_repeats
         produce(live, part1, progress=False)
         runner.run(["edge"], live, bounded=True)
         out = cli("submit", "inventory", "--parallelism", "1", env=env)
-        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.returncode == 0, why_failed(out)
         alerts_topic = live.topic(config.ALERTS_INVENTORY)
         wait_for(lambda: len(kafka_io.read_all(live, alerts_topic)) >= 2, "the first half's COUNT_VARIANCE alerts")
         out = cli("savepoint", "inventory", env=env)
-        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.returncode == 0, why_failed(out)
         path = out.stdout.split("savepoint: ", 1)[1].split()[0]
         produce(live, part2, progress=False)
         runner.run(["edge"], live, bounded=True)
         out = cli("submit", "inventory", "--parallelism", "2", "--from-savepoint", path, env=env)
-        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.returncode == 0, why_failed(out)
         not_ticks = " and ".join(f"sku not like '{tag}%'" for tag in TICK_TAGS)
         positions = ("select sku, warehouse_id, on_hand, on_order, position from scm.inventory_positions"
                      f" where {not_ticks} order by 1, 2")
