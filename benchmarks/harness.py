@@ -17,7 +17,8 @@ only from the outside:
   read them; an output's latency is the time from its trigger event's send to the moment
   this consumer sees it (`trigger_event_id`, or `event_id` for the pass-through);
 - **cost**: CPU seconds (user + system, children included) and resident memory of the
-  system's processes, from /proc.
+  system's processes, from /proc; beside them the CPU of the services it shares (the
+  Kafka broker and PostgreSQL) and how busy the whole machine was.
 
 The harness runs on the machine it measures, so it must take little of it. Its producer
 and output reader use confluent-kafka (librdkafka: batching, requests, fetching and
@@ -41,7 +42,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import orjson
 
@@ -79,6 +80,8 @@ class StepResult:
     harness_cpu_s: float = 0.0  # this process's own CPU (producer, lag and output readers): not the system's
     stages: int = 1  # consuming stages in a row whose lags are summed (each lags up to a commit's worth)
     steal_share: float | None = None  # of the machine's CPU time, taken by the hypervisor (see host_cpu_times)
+    services_cpu_s: float | None = None  # the Kafka broker's and PostgreSQL's CPU (services= of run_steps)
+    machine_cpu_s: float | None = None  # every process of the machine, the harness's and the OS's too
     flush_s: float = 0.0  # the producer's flush after the step's last send: its backlog, in seconds
 
     @property
@@ -130,6 +133,9 @@ class StepResult:
     def percentile(self, q: float) -> float | None:
         return percentile(self.latencies_ms, q)
 
+    def _per_million(self, cpu_s: float | None) -> int | None:
+        return round(cpu_s / self.produced * 1e6) if cpu_s is not None and self.produced else None
+
     def summary(self) -> dict:
         return {
             "rate": self.rate, "seconds": round(self.seconds, 1), "produced": self.produced,
@@ -144,6 +150,10 @@ class StepResult:
             "harness_cores": round(self.harness_cpu_s / self.seconds, 2) if self.seconds else None,
             "producer_short": self.producer_short, "keeps_up": self.keeps_up,
             "steal_pct": round(100 * self.steal_share, 1) if self.steal_share is not None else None,
+            "services_cpu_s_per_million": self._per_million(self.services_cpu_s),
+            "machine_cpu_s_per_million": self._per_million(self.machine_cpu_s),
+            "machine_cores": round(self.machine_cpu_s / self.seconds, 2)
+            if self.machine_cpu_s is not None and self.seconds else None,
             "flush_s": round(self.flush_s, 1),
             "by_output": {topic: {"outputs_timed": len(ms), "p50_ms": round(percentile(ms, 50)),
                                   "p99_ms": round(percentile(ms, 99))}
@@ -371,11 +381,18 @@ class OutputWatcher(threading.Thread):
             consumer.close()
 
 
-def host_cpu_times(stat: str | None = None) -> tuple[int, int] | None:
-    """(steal, total) jiffies of the whole machine from /proc/stat's `cpu` line, or None
-    where there is none. Steal is CPU time the hypervisor gave to other guests while this
-    one wanted it: on a shared host it slows every system measured, so each step reports
-    its share."""
+class HostTimes(NamedTuple):
+    """Jiffies of the whole machine since boot: steal, all, and idle (with iowait)."""
+
+    steal: int
+    total: int
+    idle: int
+
+
+def host_cpu_times(stat: str | None = None) -> HostTimes | None:
+    """The whole machine's jiffies from /proc/stat's `cpu` line, or None where there is
+    none. Steal is CPU time the hypervisor gave to other guests while this one wanted it:
+    on a shared host it slows every system measured, so each step reports its share."""
     try:
         stat = stat if stat is not None else Path("/proc/stat").read_text()
     except OSError:
@@ -384,14 +401,23 @@ def host_cpu_times(stat: str | None = None) -> tuple[int, int] | None:
         fields = line.split()
         if fields and fields[0] == "cpu":
             ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
-            return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
+            return HostTimes(steal=ticks[7] if len(ticks) > 7 else 0, total=sum(ticks), idle=ticks[3] + ticks[4])
     return None
 
 
-def steal_between(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
-    if before is None or after is None or after[1] <= before[1]:
+def steal_between(before: HostTimes | None, after: HostTimes | None) -> float | None:
+    if before is None or after is None or after.total <= before.total:
         return None
-    return (after[0] - before[0]) / (after[1] - before[1])
+    return (after.steal - before.steal) / (after.total - before.total)
+
+
+def busy_cpu_s_between(before: HostTimes | None, after: HostTimes | None) -> float | None:
+    """CPU seconds the machine's processes (all of them) used in between: neither idle,
+    waiting for I/O nor stolen."""
+    if before is None or after is None:
+        return None
+    busy = (after.total - after.idle - after.steal) - (before.total - before.idle - before.steal)
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def _own_cpu_s() -> float:
@@ -479,10 +505,13 @@ def _producer(settings: config.Settings) -> PacedProducer:
 def run_steps(settings: config.Settings, records: list[Input], rates: list[int], seconds: float,
               groups: dict[str, list[str]], output_topics: list[str], trigger_field: str,
               cost: ProcessCost, stop_at_first_miss: bool = True, progress: Callable[[str], None] = print,
-              warmup_s: float | None = None, stages: int = 1) -> list[StepResult]:
+              warmup_s: float | None = None, stages: int = 1,
+              services: ProcessCost | None = None) -> list[StepResult]:
     """Produce `records` at each rate of `rates` for `seconds` in turn, measuring each step,
     after `warmup_s` at the first rate that is not measured (JIT, Python workers, caches).
-    `stages`: how many consuming stages in a row commit offsets the lag sums over."""
+    `stages`: how many consuming stages in a row commit offsets the lag sums over;
+    `services`: the processes of the services the system uses (Kafka, PostgreSQL), whose
+    CPU each step reports beside the system's."""
     sent: dict[str, float] = {}
     lag = LagMonitor(settings, groups, cost)
     watcher = OutputWatcher(settings, output_topics, sent, trigger_field)
@@ -501,16 +530,18 @@ def run_steps(settings: config.Settings, records: list[Input], rates: list[int],
                                  f"needs {need:,}: use a larger --size")
             step_records = records[cursor:cursor + need]
             cursor += need
+            services_before = services.cpu_s() if services else None
             cpu_before, own_before, host_before, started = cost.cpu_s(), _own_cpu_s(), host_cpu_times(), time.time()
             _paced_send(producer, step_records, rate, sent, progress, f"{rate:,}/s")
             flushing = time.time()
             producer.flush()
-            ended = time.time()
+            ended, host_after = time.time(), host_cpu_times()
             producer.check()
             step = StepResult(rate=rate, started=started, ended=ended, produced=len(step_records),
                               cpu_s=cost.cpu_s() - cpu_before, harness_cpu_s=_own_cpu_s() - own_before,
-                              stages=stages, steal_share=steal_between(host_before, host_cpu_times()),
-                              flush_s=ended - flushing)
+                              stages=stages, steal_share=steal_between(host_before, host_after),
+                              flush_s=ended - flushing, machine_cpu_s=busy_cpu_s_between(host_before, host_after),
+                              services_cpu_s=services.cpu_s() - services_before if services else None)
             step.lag = [(t, n) for t, n, _ in lag.samples if started <= t <= ended]
             step.peak_rss_mb = max((m for t, _, m in lag.samples if started <= t <= ended), default=cost.rss_mb())
             results.append(step)

@@ -1,5 +1,7 @@
 """The benchmark harness's own rules: when a step is held, percentiles, the report."""
 
+import os
+
 import pytest
 
 from benchmarks import harness, suite
@@ -79,12 +81,30 @@ def test_a_steps_flush_time_is_in_its_summary():
 def test_steal_is_the_share_of_the_machines_cpu_time_between_two_readings():
     before = harness.host_cpu_times("cpu  100 0 50 800 0 0 0 50 0 0\ncpu0 1 2 3 4 5 6 7 8\n")
     after = harness.host_cpu_times("cpu  200 0 100 1500 0 0 0 200 0 0\n")
-    assert before == (50, 1000) and after == (200, 2000)
+    assert before == (50, 1000, 800) and after == (200, 2000, 1500)
     assert harness.steal_between(before, after) == pytest.approx(0.15)
     assert harness.steal_between(None, after) is None
     step = _step(1000, [(t, 0) for t in range(0, 100, 2)])
     step.steal_share = 0.15
     assert step.summary()["steal_pct"] == 15.0
+
+
+def test_the_machines_busy_cpu_is_neither_idle_iowait_nor_steal():
+    # user nice system idle iowait irq softirq steal: 1,000 jiffies pass, 600 idle, 100
+    # waiting for I/O, 100 stolen; 200 busy
+    before = harness.host_cpu_times("cpu  100 0 50 800 0 0 0 50 0 0\n")
+    after = harness.host_cpu_times("cpu  250 0 100 1400 100 0 0 150 0 0\n")
+    tick = os.sysconf("SC_CLK_TCK")
+    assert harness.busy_cpu_s_between(before, after) == pytest.approx(200 / tick)
+    assert harness.busy_cpu_s_between(before, None) is None
+    step = _step(1000, [(t, 0) for t in range(0, 100, 2)])  # 100,000 records in 100 s
+    step.machine_cpu_s, step.services_cpu_s = 150.0, 3.0
+    summary = step.summary()
+    assert (summary["machine_cores"], summary["machine_cpu_s_per_million"]) == (1.5, 1500)
+    assert summary["services_cpu_s_per_million"] == 30
+    results = {"seconds_per_step": 100, "parallelism": 1, "cpus": 2, "latency_rate": 1000, "date": "d",
+               "systems": {"suite": {"steps": [summary], "sustained_rate": 1000, "state_bytes": 0}}}
+    assert "| 30 | 1.5 |" in suite.report(results)
 
 
 def test_each_consuming_stage_may_lag_a_commit_behind():
