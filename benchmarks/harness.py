@@ -80,7 +80,7 @@ class StepResult:
     harness_cpu_s: float = 0.0  # this process's own CPU (producer, lag and output readers): not the system's
     stages: int = 1  # consuming stages in a row whose lags are summed (each lags up to a commit's worth)
     steal_share: float | None = None  # of the machine's CPU time, taken by the hypervisor (see host_cpu_times)
-    services_cpu_s: float | None = None  # the Kafka broker's and PostgreSQL's CPU (services= of run_steps)
+    services_cpu_s: dict[str, float] = field(default_factory=dict)  # per service (services= of run_steps)
     machine_cpu_s: float | None = None  # every process of the machine, the harness's and the OS's too
     flush_s: float = 0.0  # the producer's flush after the step's last send: its backlog, in seconds
 
@@ -150,7 +150,7 @@ class StepResult:
             "harness_cores": round(self.harness_cpu_s / self.seconds, 2) if self.seconds else None,
             "producer_short": self.producer_short, "keeps_up": self.keeps_up,
             "steal_pct": round(100 * self.steal_share, 1) if self.steal_share is not None else None,
-            "services_cpu_s_per_million": self._per_million(self.services_cpu_s),
+            "services_cpu_s_per_million": {name: self._per_million(s) for name, s in self.services_cpu_s.items()},
             "machine_cpu_s_per_million": self._per_million(self.machine_cpu_s),
             "machine_cores": round(self.machine_cpu_s / self.seconds, 2)
             if self.machine_cpu_s is not None and self.seconds else None,
@@ -506,12 +506,13 @@ def run_steps(settings: config.Settings, records: list[Input], rates: list[int],
               groups: dict[str, list[str]], output_topics: list[str], trigger_field: str,
               cost: ProcessCost, stop_at_first_miss: bool = True, progress: Callable[[str], None] = print,
               warmup_s: float | None = None, stages: int = 1,
-              services: ProcessCost | None = None) -> list[StepResult]:
+              services: dict[str, ProcessCost] | None = None) -> list[StepResult]:
     """Produce `records` at each rate of `rates` for `seconds` in turn, measuring each step,
     after `warmup_s` at the first rate that is not measured (JIT, Python workers, caches).
     `stages`: how many consuming stages in a row commit offsets the lag sums over;
-    `services`: the processes of the services the system uses (Kafka, PostgreSQL), whose
-    CPU each step reports beside the system's."""
+    `services`: the processes of each service the system uses (the Kafka broker,
+    PostgreSQL) by name, whose CPU each step reports beside the system's."""
+    services = services or {}
     sent: dict[str, float] = {}
     lag = LagMonitor(settings, groups, cost)
     watcher = OutputWatcher(settings, output_topics, sent, trigger_field)
@@ -530,7 +531,7 @@ def run_steps(settings: config.Settings, records: list[Input], rates: list[int],
                                  f"needs {need:,}: use a larger --size")
             step_records = records[cursor:cursor + need]
             cursor += need
-            services_before = services.cpu_s() if services else None
+            services_before = {name: service.cpu_s() for name, service in services.items()}
             cpu_before, own_before, host_before, started = cost.cpu_s(), _own_cpu_s(), host_cpu_times(), time.time()
             _paced_send(producer, step_records, rate, sent, progress, f"{rate:,}/s")
             flushing = time.time()
@@ -541,7 +542,8 @@ def run_steps(settings: config.Settings, records: list[Input], rates: list[int],
                               cpu_s=cost.cpu_s() - cpu_before, harness_cpu_s=_own_cpu_s() - own_before,
                               stages=stages, steal_share=steal_between(host_before, host_after),
                               flush_s=ended - flushing, machine_cpu_s=busy_cpu_s_between(host_before, host_after),
-                              services_cpu_s=services.cpu_s() - services_before if services else None)
+                              services_cpu_s={name: service.cpu_s() - services_before[name]
+                                              for name, service in services.items()})
             step.lag = [(t, n) for t, n, _ in lag.samples if started <= t <= ended]
             step.peak_rss_mb = max((m for t, _, m in lag.samples if started <= t <= ended), default=cost.rss_mb())
             results.append(step)

@@ -175,16 +175,24 @@ class PeerSystem:
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
-def service_pids(settings: config.Settings) -> list[int]:
-    """The local Kafka broker's and PostgreSQL's (postmaster's) pids, those of them running
-    here: the services every system shares, whose CPU the harness reports beside the
-    system's (their children, PostgreSQL's backends, count with them)."""
+SERVICES = ("Kafka", "PostgreSQL")
+
+
+def service_costs(settings: config.Settings) -> dict[str, harness.ProcessCost]:
+    """The services every system shares, by name: the local Kafka broker's JVM and
+    PostgreSQL's postmaster with its children (the backends), whose CPU the harness
+    reports beside the system's; a service not running here counts nothing."""
     from supplyflow import procs
     from supplyflow.stack.kafka_broker import KafkaBroker
     from supplyflow.stack.postgres import Postgres
 
-    pids = [KafkaBroker(settings).pid(), procs.read_pid(Postgres(settings).pgdata / "postmaster.pid")]
-    return [pid for pid in pids if pid]
+    def running(pid: int | None) -> list[int]:
+        return [pid] if pid else []
+
+    return dict(zip(SERVICES, (
+        harness.ProcessCost(lambda: running(KafkaBroker(settings).pid())),
+        harness.ProcessCost(lambda: running(procs.read_pid(Postgres(settings).pgdata / "postmaster.pid"))),
+    ), strict=True))
 
 
 def make_system(name: str, settings: config.Settings, parallelism: int):
@@ -223,7 +231,7 @@ def measure(name: str, settings: config.Settings, records, rates: list[int], sec
         steps = harness.run_steps(ns, harness.inputs(ns, records), rates, seconds, system.groups(),
                                   system.outputs, system.trigger_field, harness.ProcessCost(system.pids),
                                   progress=lambda line: print(f"  {line}", flush=True), stages=system.stages,
-                                  warmup_s=warmup_s, services=harness.ProcessCost(lambda: service_pids(settings)))
+                                  warmup_s=warmup_s, services=service_costs(settings))
         state = system.state()
     finally:
         system.stop()
@@ -350,15 +358,18 @@ def report(results: dict) -> str:
              f"{results['cpus']} CPUs, exactly-once everywhere, Flink checkpoints every "
              f"{results.get('checkpoint_interval', '5 s')}", "", *_speeds(results),
              "| system | input/s | achieved/s | held | lag slope/s | final lag | p50 ms | p95 ms | p99 ms "
-             "| CPU s / M events | peak RSS MB | harness cores | Kafka + PG CPU s / M | machine busy cores "
-             "| steal % |", "|" + "---|" * 15]
+             "| CPU s / M events | peak RSS MB | harness cores | "
+             + "".join(f"{name} CPU s / M | " for name in SERVICES)
+             + "machine busy cores | steal % |", "|" + "---|" * (14 + len(SERVICES))]
     for name, system in results["systems"].items():
         for s in system["steps"]:
             lines.append(f"| {name} | {s['rate']:,} | {s['achieved_rate']:,} | {_held(s)} "
                          f"| {s['lag_slope_per_s']:,} | {s['final_lag']:,} | {_fmt(s['p50_ms'])} "
                          f"| {_fmt(s['p95_ms'])} | {_fmt(s['p99_ms'])} | {_fmt(s['cpu_s_per_million'])} "
                          f"| {s['peak_rss_mb']:,} | {_fmt(s.get('harness_cores'))} "
-                         f"| {_fmt(s.get('services_cpu_s_per_million'))} | {_fmt(s.get('machine_cores'))} "
+                         + "".join(f"| {_fmt(s.get('services_cpu_s_per_million', {}).get(name))} "
+                                   for name in SERVICES)
+                         + f"| {_fmt(s.get('machine_cores'))} "
                          f"| {_fmt(s.get('steal_pct'))} |")
     lines += ["", "| system | sustained input/s | p99 at the latency rate | state after the run |",
               "|---|---|---|---|"]

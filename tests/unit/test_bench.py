@@ -98,13 +98,14 @@ def test_the_machines_busy_cpu_is_neither_idle_iowait_nor_steal():
     assert harness.busy_cpu_s_between(before, after) == pytest.approx(200 / tick)
     assert harness.busy_cpu_s_between(before, None) is None
     step = _step(1000, [(t, 0) for t in range(0, 100, 2)])  # 100,000 records in 100 s
-    step.machine_cpu_s, step.services_cpu_s = 150.0, 3.0
+    step.machine_cpu_s, step.services_cpu_s = 150.0, {"Kafka": 3.0, "PostgreSQL": 1.0}
     summary = step.summary()
     assert (summary["machine_cores"], summary["machine_cpu_s_per_million"]) == (1.5, 1500)
-    assert summary["services_cpu_s_per_million"] == 30
+    assert summary["services_cpu_s_per_million"] == {"Kafka": 30, "PostgreSQL": 10}
     results = {"seconds_per_step": 100, "parallelism": 1, "cpus": 2, "latency_rate": 1000, "date": "d",
                "systems": {"suite": {"steps": [summary], "sustained_rate": 1000, "state_bytes": 0}}}
-    assert "| 30 | 1.5 |" in suite.report(results)
+    assert "| Kafka CPU s / M | PostgreSQL CPU s / M | machine busy cores |" in suite.report(results)
+    assert "| 30 | 10 | 1.5 |" in suite.report(results)
 
 
 def test_each_consuming_stage_may_lag_a_commit_behind():
