@@ -136,6 +136,9 @@ class StepResult:
     def _per_million(self, cpu_s: float | None) -> int | None:
         return round(cpu_s / self.produced * 1e6) if cpu_s is not None and self.produced else None
 
+    def _cores(self, cpu_s: float | None) -> float | None:
+        return round(cpu_s / self.seconds, 2) if cpu_s is not None and self.seconds else None
+
     def summary(self) -> dict:
         return {
             "rate": self.rate, "seconds": round(self.seconds, 1), "produced": self.produced,
@@ -145,15 +148,14 @@ class StepResult:
             "outputs_timed": len(self.latencies_ms),
             **{f"p{q}_ms": (round(v) if (v := self.percentile(q)) is not None else None) for q in (50, 95, 99)},
             "cpu_s": round(self.cpu_s, 1),
-            "cpu_s_per_million": round(self.cpu_s / self.produced * 1e6) if self.produced else None,
+            "cpu_s_per_million": self._per_million(self.cpu_s),
             "peak_rss_mb": round(self.peak_rss_mb),
-            "harness_cores": round(self.harness_cpu_s / self.seconds, 2) if self.seconds else None,
+            "harness_cores": self._cores(self.harness_cpu_s),
             "producer_short": self.producer_short, "keeps_up": self.keeps_up,
             "steal_pct": round(100 * self.steal_share, 1) if self.steal_share is not None else None,
             "services_cpu_s_per_million": {name: self._per_million(s) for name, s in self.services_cpu_s.items()},
             "machine_cpu_s_per_million": self._per_million(self.machine_cpu_s),
-            "machine_cores": round(self.machine_cpu_s / self.seconds, 2)
-            if self.machine_cpu_s is not None and self.seconds else None,
+            "machine_cores": self._cores(self.machine_cpu_s),
             "flush_s": round(self.flush_s, 1),
             "by_output": {topic: {"outputs_timed": len(ms), "p50_ms": round(percentile(ms, 50)),
                                   "p99_ms": round(percentile(ms, 99))}

@@ -182,17 +182,13 @@ def service_costs(settings: config.Settings) -> dict[str, harness.ProcessCost]:
     """The services every system shares, by name: the local Kafka broker's JVM and
     PostgreSQL's postmaster with its children (the backends), whose CPU the harness
     reports beside the system's; a service not running here counts nothing."""
-    from supplyflow import procs
     from supplyflow.stack.kafka_broker import KafkaBroker
     from supplyflow.stack.postgres import Postgres
 
-    def running(pid: int | None) -> list[int]:
-        return [pid] if pid else []
+    def running(service) -> harness.ProcessCost:
+        return harness.ProcessCost(lambda: [pid] if (pid := service.pid()) else [])
 
-    return dict(zip(SERVICES, (
-        harness.ProcessCost(lambda: running(KafkaBroker(settings).pid())),
-        harness.ProcessCost(lambda: running(procs.read_pid(Postgres(settings).pgdata / "postmaster.pid"))),
-    ), strict=True))
+    return dict(zip(SERVICES, (running(KafkaBroker(settings)), running(Postgres(settings))), strict=True))
 
 
 def make_system(name: str, settings: config.Settings, parallelism: int):

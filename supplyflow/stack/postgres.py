@@ -89,8 +89,12 @@ class Postgres:
         if out.returncode != 0:
             raise SupplyflowError(f"{what} failed: {(out.stderr or out.stdout).strip()[-400:]} (log: {self.log_file})")
 
+    def pid(self) -> int | None:
+        """The postmaster's pid, if ours runs (read_pid: none without its pid file)."""
+        return procs.read_pid(self.pgdata / "postmaster.pid")
+
     def _ours_running(self) -> bool:
-        return (self.pgdata / "postmaster.pid").exists() and procs.read_pid(self.pgdata / "postmaster.pid") is not None
+        return self.pid() is not None
 
     def _connect(self, **overrides):
         import psycopg
