@@ -2,7 +2,9 @@
 with the limit (a bare SQL pass-through on the same cluster) and a peer (the ETA-variance
 and inventory/reorder logic on Quix Streams, benchmarks/peer/), in one run. Two more
 systems take the suite apart: `edge` (its first job alone, raw topics to valid ones) and
-`edge-floor` (the same without Python, benchmarks/edge_floor.py).
+`edge-floor` (the same without Python, benchmarks/edge_floor.py); `tables-sql` puts
+core's three tables in Flink SQL behind the edge (benchmarks/tables_sql.py), a sketch of
+what they cost without Python.
 
 Each system gets a fresh namespace and the same records (the demo scenario's mix),
 produced in steps of rising rate (benchmarks/harness.py says what is measured and when a
@@ -28,7 +30,7 @@ from benchmarks import harness, probe
 from supplyflow import config, contracts
 from supplyflow.errors import SupplyflowError
 
-SYSTEMS = ("suite", "passthrough", "peer", "edge", "edge-floor")
+SYSTEMS = ("suite", "passthrough", "peer", "edge", "edge-floor", "tables-sql")
 ALERT_TOPICS = (config.ALERTS_ETA, config.ALERTS_MATCHING, config.ALERTS_INVENTORY, config.ALERTS_REORDER)
 PEER_DIR = config.ROOT / "benchmarks" / "peer"
 PEER_PYTHON = config.ROOT / ".venv-peer" / "bin" / "python"
@@ -204,6 +206,8 @@ def make_system(name: str, settings: config.Settings, parallelism: int):
         return PeerSystem(settings)
     if name in ("edge", "edge-floor"):  # one hop of the suite alone: the edge, or the edge without Python
         return FlinkSystem(settings, [name], list(config.VALID_TOPICS.values()), "event_id", parallelism)
+    if name == "tables-sql":  # the edge, then core's tables in SQL: no alerts to time, cost only
+        return FlinkSystem(settings, ["edge", name], [], "trigger_event_id", parallelism)
     raise SupplyflowError(f"unknown system {name!r}: choose from {', '.join(SYSTEMS)}")
 
 

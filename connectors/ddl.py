@@ -74,6 +74,15 @@ def raw_kafka_source(
     return f"CREATE TEMPORARY TABLE {quote(table)} (\n{_columns(columns)}\n) {_with(options)}"
 
 
+# How the JSON sinks write their values: every column, timestamps in ISO-8601, decimals as numbers
+_JSON_VALUES = {
+    "value.format": "json",
+    "value.fields-include": "ALL",
+    "value.json.timestamp-format.standard": "ISO-8601",
+    "value.json.encode.decimal-as-plain-number": "true",
+}
+
+
 def kafka_json_sink(
     table: str,
     topic: str,
@@ -87,12 +96,21 @@ def kafka_json_sink(
     options = _exactly_once_sink(topic, settings, transactional_id_prefix, {
         "key.format": "json" if ";" in key_field else "raw",
         "key.fields": key_field,
-        "value.format": "json",
-        "value.fields-include": "ALL",
-        "value.json.timestamp-format.standard": "ISO-8601",
-        "value.json.encode.decimal-as-plain-number": "true",
+        **_JSON_VALUES,
     })
     return f"CREATE TEMPORARY TABLE {quote(table)} (\n{_columns(columns)}\n) {_with(options)}"
+
+
+def kafka_upsert_sink(table: str, topic: str, columns: Sequence[str], primary_key: Sequence[str],
+                      settings: config.Settings, transactional_id_prefix: str) -> str:
+    """An EXACTLY_ONCE upsert-kafka sink: JSON values keyed by the primary key (its raw
+    string when it is one column, else a JSON object), as kafka_json_sink writes them, for
+    a changelog (a deletion becomes a tombstone)."""
+    options = _exactly_once_sink(topic, settings, transactional_id_prefix, {
+        "key.format": "raw" if len(primary_key) == 1 else "json", **_JSON_VALUES})
+    options["connector"] = "upsert-kafka"
+    cols = [*columns, f"PRIMARY KEY ({', '.join(primary_key)}) NOT ENFORCED"]
+    return f"CREATE TEMPORARY TABLE {quote(table)} (\n{_columns(cols)}\n) {_with(options)}"
 
 
 def _kafka(topic: str, settings: config.Settings, options: dict[str, str]) -> dict[str, str]:

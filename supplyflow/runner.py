@@ -31,6 +31,7 @@ ALL = ("edge", "core")
 EXTRA_MODULES = {
     "passthrough": "benchmarks.passthrough",
     "edge-floor": "benchmarks.edge_floor",
+    "tables-sql": "benchmarks.tables_sql",
 }
 
 

@@ -15,9 +15,14 @@ pytestmark = pytest.mark.unit
 SETTINGS = dataclasses.replace(config.Settings(), namespace="ns1")
 
 
+def _kafka_sinks() -> tuple[str, ...]:
+    return (ddl.kafka_json_sink("t", "topic", ["a STRING"], "a", SETTINGS, "p1"),
+            ddl.kafka_raw_sink("t", "topic", SETTINGS, "p2"),
+            ddl.kafka_upsert_sink("t", "topic", ["a STRING", "b STRING"], ["a", "b"], SETTINGS, "p3"))
+
+
 def test_kafka_sinks_are_exactly_once_within_the_broker_timeout():
-    for sql in (ddl.kafka_json_sink("t", "topic", ["a STRING"], "a", SETTINGS, "p1"),
-                ddl.kafka_raw_sink("t", "topic", SETTINGS, "p2")):
+    for sql in _kafka_sinks():
         assert "'sink.delivery-guarantee' = 'exactly-once'" in sql
         assert "'sink.transactional-id-prefix' = 'p" in sql
         assert config.SINK_TRANSACTION_TIMEOUT_MS < config.BROKER_TRANSACTION_MAX_TIMEOUT_MS
@@ -30,11 +35,18 @@ def test_kafka_sinks_batch_for_less_than_a_checkpoint():
     interval = flinkconf.flink_config(SETTINGS)["execution.checkpointing.interval"]
     assert interval.endswith("s") and interval[:-1].isdigit(), interval
     interval_ms = int(interval[:-1]) * 1000
-    for sql in (ddl.kafka_json_sink("t", "topic", ["a STRING"], "a", SETTINGS, "p1"),
-                ddl.kafka_raw_sink("t", "topic", SETTINGS, "p2")):
+    for sql in _kafka_sinks():
         linger = int(sql.split("'properties.linger.ms' = '")[1].split("'")[0])
         assert 0 < linger <= interval_ms // 100
         assert f"'properties.batch.size' = '{ddl.SINK_BATCH_BYTES}'" in sql
+
+
+def test_upsert_sink_keys_its_records_by_the_primary_key():
+    one = ddl.kafka_upsert_sink("t", "topic", ["a STRING", "b BIGINT"], ["a"], SETTINGS, "p")
+    two = ddl.kafka_upsert_sink("t", "topic", ["a STRING", "b STRING"], ["a", "b"], SETTINGS, "p")
+    for sql, key_format in ((one, "raw"), (two, "json")):
+        assert "'connector' = 'upsert-kafka'" in sql and f"'key.format' = '{key_format}'" in sql
+    assert "PRIMARY KEY (a) NOT ENFORCED" in one and "PRIMARY KEY (a, b) NOT ENFORCED" in two
 
 
 def test_sources_read_committed():
