@@ -21,12 +21,22 @@ from __future__ import annotations
 from connectors import ddl
 from jobs import inventory, line_events, shipment_matching
 from supplyflow import config
+from udfs.alerts import ETA_LEVELS
+from udfs.inventory import ON_HAND_SIGN
+from udfs.po_lines import OVER_TOLERANCE
 
 NAME = "tables-sql"
 TOPICS = (config.PURCHASE_ORDERS, config.SHIPMENT_EVENTS, config.INVENTORY_MOVEMENTS)
 
 # (event_time, version) as one sortable BIGINT: versions below 2^12
 LATEST_PO = "event_time * 4096 + version"
+# The rules' numbers, from the rules themselves (udfs/): a movement's sign on on_hand, the
+# ETA levels, the over-delivery tolerance
+ON_HAND_DELTA = ("CASE event_type " + " ".join(f"WHEN '{t}' THEN {sign} * quantity" for t, sign in ON_HAND_SIGN.items())
+                 + " ELSE 0 END")
+ETA_SEVERITY = ("CASE " + " ".join(f"WHEN variance >= {minimum} THEN '{level}'" for level, minimum in ETA_LEVELS)
+                + " ELSE 'NONE' END")
+TS, NOW = "TO_TIMESTAMP_LTZ", "CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3))"
 
 # Each view is one step of the plan; the names say what a row is.
 VIEWS = {
@@ -86,12 +96,12 @@ SELECT s.po_id, s.po_line,
        SUM(CASE WHEN s.sku = l.sku THEN s.received ELSE 0 END) AS received_qty, MAX(s.last_time) AS last_ship_time
 FROM t_ship AS s JOIN t_line AS l ON s.po_id = l.po_id AND s.po_line = l.po_line
 GROUP BY s.po_id, s.po_line""",
-    "t_po_lines": """
+    "t_po_lines": f"""
 SELECT po_id, po_line, supplier_id, warehouse_id, sku, ordered_qty, promised_delivery_time, status, version,
        shipped_qty, delivered_qty, received_qty,
        CASE WHEN status = 'OPEN' THEN GREATEST(ordered_qty - received_qty, 0) ELSE 0 END AS open_qty,
        CASE WHEN status = 'CANCELLED' THEN 'CANCELLED'
-            WHEN delivered_qty > ordered_qty * 1.02 THEN 'OVER_DELIVERED'
+            WHEN delivered_qty > ordered_qty * {OVER_TOLERANCE} THEN 'OVER_DELIVERED'
             WHEN delivered_qty >= ordered_qty THEN 'DELIVERED'
             WHEN delivered_qty > 0 THEN 'PARTIALLY_DELIVERED' ELSE 'OPEN' END AS fulfillment_status,
        last_event_time
@@ -110,12 +120,8 @@ SELECT s.shipment_id, s.po_id, s.po_line, s.sku, s.warehouse_id, s.carrier_id, s
        FLOOR((COALESCE(s.delivered_time, s.eta) - l.promised_delivery_time) / 60000.0) AS variance,
        s.last_time
 FROM t_ship AS s LEFT JOIN t_line AS l ON s.po_id = l.po_id AND s.po_line = l.po_line""",
-    "t_on_hand": """
-SELECT sku, warehouse_id,
-       SUM(CASE event_type WHEN 'RECEIPT' THEN quantity WHEN 'TRANSFER_IN' THEN quantity
-                           WHEN 'ISSUE' THEN -quantity WHEN 'TRANSFER_OUT' THEN -quantity
-                           WHEN 'ADJUSTMENT' THEN quantity ELSE 0 END) AS on_hand,
-       MAX(event_time) AS last_time
+    "t_on_hand": f"""
+SELECT sku, warehouse_id, SUM({ON_HAND_DELTA}) AS on_hand, MAX(event_time) AS last_time
 FROM valid_inventory_movements GROUP BY sku, warehouse_id""",
     "t_on_order": """
 SELECT sku, warehouse_id, SUM(open_qty) AS on_order, MAX(last_event_time) AS last_time
@@ -123,29 +129,27 @@ FROM t_po_lines WHERE status = 'OPEN' GROUP BY sku, warehouse_id""",
 }
 
 # The sinks' columns, as core writes them (jobs/shipment_matching.py, jobs/inventory.py).
-PO_LINES = """
+PO_LINES = f"""
 SELECT po_id, po_line, supplier_id, warehouse_id, sku, ordered_qty,
-       {ts}(promised_delivery_time) AS promised_delivery_time, status, version, shipped_qty, delivered_qty,
-       received_qty, open_qty, fulfillment_status, {ts}(last_event_time) AS last_event_time, {now} AS updated_at
+       {TS}(promised_delivery_time) AS promised_delivery_time, status, version, shipped_qty, delivered_qty,
+       received_qty, open_qty, fulfillment_status, {TS}(last_event_time) AS last_event_time, {NOW} AS updated_at
 FROM t_po_lines"""
-SHIPMENTS = """
+SHIPMENTS = f"""
 SELECT shipment_id, po_id, po_line, sku, warehouse_id, carrier_id, shipped_qty, status, match_status,
-       {ts}(promised_delivery_time) AS promised_delivery_time, {ts}(eta) AS current_eta,
-       {ts}(delivered_time) AS delivered_time, CAST(variance AS BIGINT) AS eta_variance_minutes,
-       CASE WHEN variance IS NULL OR variance < 0 OR variance < 120 THEN 'NONE' WHEN variance < 1440 THEN 'MEDIUM'
-            WHEN variance < 4320 THEN 'HIGH' ELSE 'CRITICAL' END AS eta_severity,
-       {ts}(last_time) AS last_event_time, {now} AS updated_at
+       {TS}(promised_delivery_time) AS promised_delivery_time, {TS}(eta) AS current_eta,
+       {TS}(delivered_time) AS delivered_time, CAST(variance AS BIGINT) AS eta_variance_minutes,
+       {ETA_SEVERITY} AS eta_severity,
+       {TS}(last_time) AS last_event_time, {NOW} AS updated_at
 FROM t_shipments"""
-POSITIONS = """
+POSITIONS = f"""
 SELECT sku, warehouse_id, on_hand, on_order, on_hand + on_order AS `position`,
-       {ts}(last_time) AS last_event_time, {now} AS updated_at
+       {TS}(last_time) AS last_event_time, {NOW} AS updated_at
 FROM (
   SELECT COALESCE(h.sku, o.sku) AS sku, COALESCE(h.warehouse_id, o.warehouse_id) AS warehouse_id,
          COALESCE(h.on_hand, 0) AS on_hand, COALESCE(o.on_order, 0) AS on_order,
          GREATEST(COALESCE(h.last_time, o.last_time), COALESCE(o.last_time, h.last_time)) AS last_time
   FROM t_on_hand AS h FULL JOIN t_on_order AS o ON h.sku = o.sku AND h.warehouse_id = o.warehouse_id
 )"""
-TS, NOW = "TO_TIMESTAMP_LTZ", "CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3))"
 
 
 def job_config(settings: config.Settings) -> dict[str, str]:
@@ -161,10 +165,6 @@ def job_config(settings: config.Settings) -> dict[str, str]:
     which its events share; the four cost about a sixth of the job's CPU (README)."""
     return {"table.exec.mini-batch.enabled": "true", "table.exec.mini-batch.allow-latency": "1 s",
             "table.exec.mini-batch.size": "5000", "table.exec.sink.upsert-materialize": "NONE"}
-
-
-def _view(query: str) -> str:
-    return query.replace("{ts}", TS).replace("{now}", NOW)
 
 
 def build(t_env, settings: config.Settings, bounded: bool):
@@ -183,7 +183,7 @@ def build(t_env, settings: config.Settings, bounded: bool):
     ]
     for kind, query, columns, pg_table, key, topic in outputs:
         view = f"t_out_{kind}"
-        t_env.create_temporary_view(view, t_env.sql_query(_view(query)))
+        t_env.create_temporary_view(view, t_env.sql_query(query))
         t_env.execute_sql(ddl.jdbc_upsert_sink(f"{kind}_table", pg_table, columns, key, settings))
         statements.add_insert_sql(ddl.insert_select(f"{kind}_table", columns, view, jdbc=True))
         if topic:
