@@ -4,7 +4,9 @@ and inventory/reorder logic on Quix Streams, benchmarks/peer/), in one run. Two 
 systems take the suite apart: `edge` (its first job alone, raw topics to valid ones) and
 `edge-floor` (the same without Python, benchmarks/edge_floor.py); `tables-sql` puts
 core's three tables in Flink SQL behind the edge (benchmarks/tables_sql.py), a sketch of
-what they cost without Python.
+what they cost without Python; `keyed-floor` the pass-through through the cheapest keyed
+Python stage (benchmarks/keyed_floor.py), the floor under any core in Python, and
+`timer-floor` the same with core's wait for the watermark.
 
 Each system gets a fresh namespace and the same records (the demo scenario's mix),
 produced in steps of rising rate (benchmarks/harness.py says what is measured and when a
@@ -30,7 +32,7 @@ from benchmarks import harness, probe
 from supplyflow import config, contracts
 from supplyflow.errors import SupplyflowError
 
-SYSTEMS = ("suite", "passthrough", "peer", "edge", "edge-floor", "tables-sql")
+SYSTEMS = ("suite", "passthrough", "peer", "edge", "edge-floor", "tables-sql", "keyed-floor", "timer-floor")
 ALERT_TOPICS = (config.ALERTS_ETA, config.ALERTS_MATCHING, config.ALERTS_INVENTORY, config.ALERTS_REORDER)
 PEER_DIR = config.ROOT / "benchmarks" / "peer"
 PEER_PYTHON = config.ROOT / ".venv-peer" / "bin" / "python"
@@ -198,10 +200,10 @@ def make_system(name: str, settings: config.Settings, parallelism: int):
 
     if name == "suite":
         return FlinkSystem(settings, list(runner.ALL), list(ALERT_TOPICS), "trigger_event_id", parallelism)
-    if name == "passthrough":
+    if name in ("passthrough", "keyed-floor", "timer-floor"):  # the limit; the limit through a keyed Python stage
         from benchmarks import passthrough
 
-        return FlinkSystem(settings, ["passthrough"], [passthrough.OUTPUT_TOPIC], "event_id", parallelism)
+        return FlinkSystem(settings, [name], [passthrough.OUTPUT_TOPIC], "event_id", parallelism)
     if name == "peer":
         return PeerSystem(settings)
     if name in ("edge", "edge-floor"):  # one hop of the suite alone: the edge, or the edge without Python

@@ -38,6 +38,7 @@ def raw_kafka_source(
     proc_time: bool = False,
     from_group_offsets: bool = False,
     end_offsets: dict[int, int] | None = None,
+    watermark: bool = False,
 ) -> str:
     """A Kafka source of raw bytes with the record's coordinates, for validation at the edge.
 
@@ -46,7 +47,8 @@ def raw_kafka_source(
     no input can fail the source. `from_group_offsets`: resume where this consumer group's
     last completed checkpoint left off (the earliest offset the first time) instead of
     reading from the earliest offset. `end_offsets` (partition -> offset): where a bounded
-    source stops, instead of the end offsets at job start.
+    source stops, instead of the end offsets at job start. `watermark`: event time is the
+    Kafka record time, with watermarks at it (for benchmarks/keyed_floor.py's timers).
     """
     columns = [
         "record_key BYTES",
@@ -55,7 +57,8 @@ def raw_kafka_source(
         "src_partition INT METADATA FROM 'partition' VIRTUAL",
         "src_offset BIGINT METADATA FROM 'offset' VIRTUAL",
         "src_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL",
-    ] + (["proc_time AS PROCTIME()"] if proc_time else [])
+    ] + (["proc_time AS PROCTIME()"] if proc_time else []) + (
+        ["WATERMARK FOR src_timestamp AS src_timestamp"] if watermark else [])
     options = _read_committed_source(topic, settings, group_id, {
         "scan.startup.mode": "group-offsets" if from_group_offsets else "earliest-offset",
         "key.format": "raw",

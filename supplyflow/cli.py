@@ -221,7 +221,9 @@ def parser() -> argparse.ArgumentParser:
     bn.add_argument("--systems", type=_names, default=["suite", "passthrough", "peer"],
                     help="suite: the systems to measure, comma-separated (default suite,passthrough,peer; "
                          "also edge, edge-floor: the suite's first job alone, with and without Python; "
-                         "tables-sql: the edge, then core's tables in SQL, a sketch)")
+                         "tables-sql: the edge, then core's tables in SQL, a sketch; "
+                         "keyed-floor, timer-floor: the pass-through through the cheapest keyed Python stage, "
+                         "without and with a wait for the watermark)")
     bn.add_argument("--rates", type=_rates, default=[250, 500, 1000, 2000, 5000, 10000],
                     help="suite: input rates (events/s) of the steps, ascending, comma-separated")
     bn.add_argument("--seconds", type=_positive, default=300, help="suite: seconds per step (default 300)")

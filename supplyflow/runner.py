@@ -32,6 +32,8 @@ EXTRA_MODULES = {
     "passthrough": "benchmarks.passthrough",
     "edge-floor": "benchmarks.edge_floor",
     "tables-sql": "benchmarks.tables_sql",
+    "keyed-floor": "benchmarks.keyed_floor",
+    "timer-floor": "benchmarks.timer_floor",
 }
 
 

@@ -78,6 +78,12 @@ def test_bounded_end_offsets_are_explicit():
     assert "'scan.bounded.specific-offsets' = 'partition:0,offset:3;partition:1,offset:7'" in sql
 
 
+def test_raw_source_has_watermarks_on_the_record_time_only_when_asked():
+    assert "WATERMARK" not in ddl.raw_kafka_source("s", "topic", SETTINGS, "g", bounded=False)
+    sql = ddl.raw_kafka_source("s", "topic", SETTINGS, "g", bounded=False, watermark=True)
+    assert "WATERMARK FOR src_timestamp AS src_timestamp" in sql
+
+
 def test_transactional_ids_are_unique_per_namespace_job_and_sink():
     ids = {SETTINGS.transactional_id_prefix(job, sink) for job in ("edge", "shipment-matching")
            for sink in ("dlq", "alerts_topic")}
