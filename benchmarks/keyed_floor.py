@@ -23,9 +23,8 @@ submitted like a job: `supplyflow submit keyed-floor`.
 from __future__ import annotations
 
 from benchmarks import passthrough
-from connectors import ddl
 from jobs import line_events
-from supplyflow import config, contracts
+from supplyflow import config
 
 NAME = "keyed-floor"
 OUTPUT_TOPIC = passthrough.OUTPUT_TOPIC  # each system runs in a namespace of its own
@@ -74,27 +73,24 @@ def _counting_function(timers: bool):
 
 
 def build(t_env, settings: config.Settings, bounded: bool, timers: bool = False, name: str = NAME):
-    """Raw sources → SQL keying → the counting function (`timers`: buffered until the next
-    watermark) → one exactly-once topic; returns the StatementSet."""
-    from pyflink.common import Types
+    """The pass-through's sources and sink (benchmarks/passthrough.py) with the counting
+    function between them (`timers`: each record buffered until the next watermark);
+    returns the StatementSet."""
 
-    selects = []
-    for i, topic in enumerate(contracts.INPUT_SCHEMAS):
-        t_env.execute_sql(ddl.raw_kafka_source(f"raw_{i}", settings.topic(topic), settings,
-                                               group_id=group_id(settings, name), bounded=bounded, watermark=timers))
-        selects.append(f"SELECT CAST(record_key AS STRING) AS k, CAST(record_value AS STRING) AS v FROM raw_{i}")
-    records = t_env.sql_query(" UNION ALL ".join(selects))
-    counted = (line_events.keyed(t_env, records, "COALESCE(k, '')")
-               .process(_counting_function(timers),
-                        output_type=Types.ROW_NAMED(["k", "v"], [Types.STRING(), Types.STRING()]))
-               .name(name).uid(f"{name}/per-key"))
-    t_env.create_temporary_view("counted", t_env.from_data_stream(counted))
-    t_env.execute_sql(ddl.kafka_raw_sink("copied", settings.topic(OUTPUT_TOPIC), settings,
-                                         transactional_id_prefix=settings.transactional_id_prefix(name, "copied")))
-    statements = t_env.create_statement_set()
-    statements.add_insert_sql("INSERT INTO copied SELECT CAST(k AS BYTES), CAST(v AS BYTES) FROM counted")
-    return statements
+    def through(t_env, records):
+        from pyflink.common import Types
+        from pyflink.table.expressions import call_sql
+
+        texts = records.select(call_sql("CAST(record_key AS STRING)").alias("k"),
+                               call_sql("CAST(record_value AS STRING)").alias("v"))
+        counted = (line_events.keyed(t_env, texts, "COALESCE(k, '')")
+                   .process(_counting_function(timers),
+                            output_type=Types.ROW_NAMED(["k", "v"], [Types.STRING(), Types.STRING()]))
+                   .name(name).uid(f"{name}/per-key"))
+        return t_env.from_data_stream(counted).select(call_sql("CAST(k AS BYTES)"), call_sql("CAST(v AS BYTES)"))
+
+    return passthrough.build(t_env, settings, bounded, name=name, through=through, watermark=timers)
 
 
 def group_id(settings: config.Settings, name: str = NAME) -> str:
-    return settings.transactional_id_prefix(name, "source")
+    return passthrough.group_id(settings, name)
